@@ -1,0 +1,39 @@
+#!lua
+--[[ records_delete — deletes a record only if its version is the expected one.
+
+KEYS[1]  idempotency record (lib/prelude.lua)
+KEYS[2]  the record, a hash (<prefix>:rec:<key>): `v` the value, `ver` the
+         version
+
+ARGV[1]  request fingerprint, '' without a request id
+ARGV[2]  idempotency record TTL, milliseconds; also the tombstone's TTL
+ARGV[3]  the expected version, at least 1
+
+Reply    {'deleted', version}
+       | {'mismatch', actual}             absent (actual = 0) (nothing written)
+       | {'mismatch', actual, value}      present (nothing written)
+       | a prelude reply
+The record becomes a tombstone holding only its version, for as long as an
+idempotency record lives, so a re-created record continues the numbering.
+]]
+
+local replay = rmw_replay(KEYS[1], ARGV[1])
+if replay then
+  return replay
+end
+
+local fields = redis.call('HMGET', KEYS[2], 'v', 'ver')
+local actual = 0
+if fields[1] then
+  actual = tonumber(fields[2])
+end
+if actual ~= tonumber(ARGV[3]) then
+  if fields[1] then
+    return {'mismatch', actual, fields[1]}
+  end
+  return {'mismatch', actual}
+end
+
+redis.call('HDEL', KEYS[2], 'v')
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'deleted', actual})

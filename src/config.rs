@@ -1,0 +1,99 @@
+//! Configuration: flags, each with an `RMW_*` environment variable.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::{Parser, ValueEnum};
+
+use crate::redis::PoolMode;
+
+/// rmw — atomic read-modify-write operations on Redis, over gRPC.
+#[derive(Clone, Debug, Parser)]
+#[command(version, about, long_about = None)]
+pub struct Config {
+    /// Address to serve gRPC on.
+    #[arg(long, env = "RMW_LISTEN", default_value = "0.0.0.0:50051")]
+    pub listen: SocketAddr,
+
+    /// Redis URL: `redis://[user:password@]host:port[/db]`, or `rediss://`
+    /// for TLS.
+    #[arg(long, env = "RMW_REDIS_URL")]
+    pub redis_url: Option<String>,
+
+    /// With no Redis URL, start a private `redis-server` (from PATH) for the
+    /// life of the process: for development only, its data is thrown away.
+    #[arg(long, env = "RMW_DEV")]
+    pub dev: bool,
+
+    /// Redis connections in the pool.
+    #[arg(long, env = "RMW_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub pool_size: u32,
+
+    /// Longest wait for a pooled connection before a request answers
+    /// UNAVAILABLE.
+    #[arg(long, env = "RMW_POOL_WAIT", default_value = "1s", value_parser = duration)]
+    pub pool_wait: Duration,
+
+    /// How requests use pooled connections: `shared` pipelines concurrent
+    /// requests onto few sockets, `exclusive` holds one per request.
+    #[arg(long, env = "RMW_POOL_MODE", value_enum, default_value_t = PoolMode::Shared)]
+    pub pool_mode: PoolMode,
+
+    /// Prefix of every Redis key: 1–64 characters of `[A-Za-z0-9._:-]`.
+    #[arg(long, env = "RMW_KEY_PREFIX", default_value = "rmw")]
+    pub key_prefix: String,
+
+    /// How long a `request_id`'s reply is kept for replays (and a deleted
+    /// record's version is kept).
+    #[arg(long, env = "RMW_IDEMPOTENCY_TTL", default_value = "24h", value_parser = duration)]
+    pub idempotency_ttl: Duration,
+
+    /// Deadline of a request whose caller set none.
+    #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration)]
+    pub default_timeout: Duration,
+
+    /// How often Redis and its scripts are checked for health.
+    #[arg(long, env = "RMW_HEALTH_INTERVAL", default_value = "500ms", value_parser = duration)]
+    pub health_interval: Duration,
+
+    /// After SIGTERM, how long in-flight requests may take to finish.
+    #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration)]
+    pub drain_timeout: Duration,
+
+    /// Log format.
+    #[arg(long, env = "RMW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    /// Log filter, in `tracing` `EnvFilter` syntax (`info`, `rmw=debug`…).
+    #[arg(long, env = "RMW_LOG", default_value = "info")]
+    pub log: String,
+}
+
+/// How logs are written to stdout.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
+    humantime::parse_duration(text)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The defaults of SPEC §6, and durations in human units.
+    #[test]
+    fn defaults_and_durations() {
+        let config = Config::try_parse_from(["rmw", "--pool-wait", "250ms"]).unwrap();
+        assert_eq!(config.listen, "0.0.0.0:50051".parse().unwrap());
+        assert_eq!(config.key_prefix, "rmw");
+        assert_eq!(config.idempotency_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(config.pool_wait, Duration::from_millis(250));
+        assert!(Config::try_parse_from(["rmw", "--pool-size", "0"]).is_err());
+        assert!(Config::try_parse_from(["rmw", "--default-timeout", "soon"]).is_err());
+    }
+}

@@ -1,0 +1,19 @@
+//! rmw: atomic read-modify-write operations on Redis, over gRPC.
+//!
+//! The layers, outside in: [`grpc`] validates requests into typed values
+//! and converts outcomes; [`ops`] turns each operation into one Lua script
+//! call and reads its reply; [`redis`] owns the connections and the
+//! scripts. [`app`] wires them together for the binary and the tests.
+
+pub mod app;
+pub mod config;
+pub mod deadline;
+pub mod dev_redis;
+pub mod error;
+pub mod grpc;
+pub mod health;
+pub mod ops;
+pub mod proto;
+pub mod redis;
+pub mod shutdown;
+pub mod telemetry;

@@ -1,0 +1,99 @@
+//! Where each operation's data lives in Redis (SPEC §3).
+//!
+//! Every key starts with the configured prefix, which holds no braces, so
+//! a key's hash tag is always the caller's `{tag}`, a store, a book, a
+//! counter or a sequence name, and everything one operation touches shares
+//! one cluster slot. Idempotency records live in the slot of the data they
+//! guard, in a namespace no caller key can reach.
+
+use std::sync::Arc;
+
+use super::types::{Id, Key};
+use crate::redis::slot::slot_anchor;
+
+/// Builds the Redis keys of every operation under one prefix.
+#[derive(Clone, Debug)]
+pub struct Keyspace {
+    prefix: Arc<str>,
+}
+
+impl Keyspace {
+    /// A keyspace under `prefix`: 1–64 characters of `[A-Za-z0-9._:-]`.
+    pub fn new(prefix: &str) -> Result<Self, String> {
+        let ok = !prefix.is_empty()
+            && prefix.len() <= 64
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+        if !ok {
+            return Err(format!(
+                "key prefix {prefix:?} must be 1-64 characters of [A-Za-z0-9._:-]"
+            ));
+        }
+        Ok(Self {
+            prefix: prefix.into(),
+        })
+    }
+
+    /// The prefix.
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    /// A plain value: `<p>:val:<key>`.
+    #[must_use]
+    pub fn value(&self, key: &Key) -> String {
+        format!("{}:val:{key}", self.prefix)
+    }
+
+    /// A versioned record: `<p>:rec:<key>`.
+    #[must_use]
+    pub fn record(&self, key: &Key) -> String {
+        format!("{}:rec:{key}", self.prefix)
+    }
+
+    /// The idempotency record of a request on `data_key`:
+    /// `<p>:idem:{<anchor>}:<request id>`, where the anchor is what decides
+    /// `data_key`'s slot (its tag, or all of it), so the record shares the
+    /// slot. Without a request id the key is declared but never used.
+    #[must_use]
+    pub fn idempotency(&self, data_key: &str, request_id: Option<&Id>) -> String {
+        format!(
+            "{}:idem:{{{}}}:{}",
+            self.prefix,
+            slot_anchor(data_key),
+            request_id.map_or("", Id::as_str)
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redis::slot::slot;
+
+    /// An idempotency record always lands in its data's slot, tagged or not.
+    #[test]
+    fn idempotency_records_share_the_data_slot() {
+        let keys = Keyspace::new("rmw").unwrap();
+        let rid = Id::parse("r-1").unwrap();
+        for key in ["plain", "user{42}:name", "{x}", "a:b:c"] {
+            let key = Key::parse(key).unwrap();
+            for data in [keys.value(&key), keys.record(&key)] {
+                let record = keys.idempotency(&data, Some(&rid));
+                assert_eq!(slot(&record), slot(&data), "{data} / {record}");
+            }
+        }
+    }
+
+    /// The prefix may not hold braces, which would steal the hash tag.
+    #[test]
+    fn prefix_rules() {
+        assert!(Keyspace::new("rmw").is_ok());
+        assert!(Keyspace::new("team-a:rmw").is_ok());
+        for bad in ["", "{x}", "a b", &"p".repeat(65)] {
+            assert!(Keyspace::new(bad).is_err(), "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,183 @@
+//! Validated request values. Deeper code takes these, never raw strings.
+//!
+//! Each `parse` returns the rule a text breaks as the `Err` text, which the
+//! gRPC edge reports as a `BadRequest` field violation.
+
+use std::fmt;
+
+/// The longest caller key, in bytes.
+pub const MAX_KEY_BYTES: usize = 256;
+/// The longest id (store, product, book, account, name, order, request).
+pub const MAX_ID_BYTES: usize = 128;
+/// The largest value, in bytes.
+pub const MAX_VALUE_BYTES: usize = 1 << 20;
+/// The largest magnitude Lua (and so every script) holds exactly: 2^53−1.
+pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+
+/// A caller's key for a value or a record: 1–256 bytes of printable ASCII
+/// (0x21–0x7E), with braces only as one non-empty `{tag}`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Key(String);
+
+impl Key {
+    /// Checks `text` against the key rules.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if text.len() > MAX_KEY_BYTES {
+            return Err(format!("must be at most {MAX_KEY_BYTES} bytes"));
+        }
+        if !text.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
+            return Err("must be printable ASCII without spaces (0x21-0x7E)".into());
+        }
+        let opens = text.matches('{').count();
+        let closes = text.matches('}').count();
+        let tag_ok = match (opens, closes) {
+            (0, 0) => true,
+            (1, 1) => {
+                let open = text.find('{').unwrap_or_default();
+                let close = text.find('}').unwrap_or_default();
+                close > open + 1
+            }
+            _ => false,
+        };
+        if !tag_ok {
+            return Err("may hold braces only as one non-empty {tag}".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// The key as the caller wrote it.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// An id: 1–128 characters of `[A-Za-z0-9._:@/-]`. Ids name stores,
+/// products, books, accounts, counters, sequences, orders and requests.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id(String);
+
+impl Id {
+    /// Checks `text` against the id rules.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.is_empty() {
+            return Err("must not be empty".into());
+        }
+        if text.len() > MAX_ID_BYTES {
+            return Err(format!("must be at most {MAX_ID_BYTES} characters"));
+        }
+        if !text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:@/".contains(&b))
+        {
+            return Err("must use only the characters [A-Za-z0-9._:@/-]".into());
+        }
+        Ok(Self(text.to_owned()))
+    }
+
+    /// An optional id: empty text means none.
+    pub fn parse_optional(text: &str) -> Result<Option<Self>, String> {
+        if text.is_empty() {
+            Ok(None)
+        } else {
+            Self::parse(text).map(Some)
+        }
+    }
+
+    /// The id's text.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A request's idempotency key (SPEC §4); an [`Id`].
+pub type RequestId = Id;
+
+/// Checks a value's size.
+pub fn value(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
+    if bytes.len() > MAX_VALUE_BYTES {
+        return Err(format!("must be at most {MAX_VALUE_BYTES} bytes"));
+    }
+    Ok(bytes)
+}
+
+/// Whether `text` is a decimal number as numeric conditions compare them:
+/// `-?[0-9]+(\.[0-9]+)?`.
+#[must_use]
+pub fn is_decimal(text: &[u8]) -> bool {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let (int, frac) = match digits.iter().position(|&b| b == b'.') {
+        Some(dot) => (&digits[..dot], Some(&digits[dot + 1..])),
+        None => (digits, None),
+    };
+    let all_digits = |part: &[u8]| !part.is_empty() && part.iter().all(u8::is_ascii_digit);
+    all_digits(int) && frac.is_none_or(all_digits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Keys: printable ASCII, one non-empty tag at most, bounded length.
+    #[test]
+    fn key_rules() {
+        for good in [
+            "a",
+            "user:42",
+            "a{tag}b",
+            "{t}",
+            "~!@#$%^&*()_+=-`|\\;'\",./<>?",
+        ] {
+            assert!(Key::parse(good).is_ok(), "{good}");
+        }
+        let long = "k".repeat(MAX_KEY_BYTES + 1);
+        for bad in [
+            "", "a b", "a{}b", "a{b", "a}b", "{a}{b}", "}a{", "é", "a\tb", &long,
+        ] {
+            assert!(Key::parse(bad).is_err(), "{bad:?}");
+        }
+        assert!(Key::parse(&"k".repeat(MAX_KEY_BYTES)).is_ok());
+    }
+
+    /// Ids: the documented charset and length.
+    #[test]
+    fn id_rules() {
+        for good in ["a", "order-1", "A.b_c:d@e/f"] {
+            assert!(Id::parse(good).is_ok(), "{good}");
+        }
+        let long = "i".repeat(MAX_ID_BYTES + 1);
+        for bad in ["", "a b", "a{b}", "a,b", "ü", &long] {
+            assert!(Id::parse(bad).is_err(), "{bad:?}");
+        }
+        assert_eq!(Id::parse_optional(""), Ok(None));
+    }
+
+    /// Decimals as the numeric conditions of `values_cond_update` read them.
+    #[test]
+    fn decimals() {
+        for good in ["0", "-1", "9007199254740993", "1.5", "-0.25", "007"] {
+            assert!(is_decimal(good.as_bytes()), "{good}");
+        }
+        for bad in [
+            "", "-", "1.", ".5", "1e3", "+1", "1.2.3", " 1", "0x10", "--1",
+        ] {
+            assert!(!is_decimal(bad.as_bytes()), "{bad}");
+        }
+    }
+}

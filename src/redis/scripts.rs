@@ -1,0 +1,218 @@
+//! The Lua scripts, embedded at compile time, and what each Redis node has
+//! of them.
+//!
+//! Every script in `lua/` is one atomic operation. Its source as sent to
+//! Redis is its shebang line, then `lua/lib/prelude.lua` (the idempotency
+//! helpers every writing script shares), then the rest of the file. The SHA1
+//! of that source is computed here, compared with what `SCRIPT LOAD`
+//! answers, and used for `EVALSHA`.
+
+use std::{
+    collections::BTreeMap,
+    sync::{LazyLock, Mutex, PoisonError},
+    time::SystemTime,
+};
+
+macro_rules! scripts {
+    ($($(#[$doc:meta])* $variant:ident = $file:literal,)*) => {
+        /// A Lua script of `lua/`, by the operation it carries out.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Script {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Script {
+            /// Every script, in declaration order (which is also their index).
+            pub const ALL: &[Script] = &[$(Script::$variant,)*];
+
+            /// The script's file name in `lua/`, without `.lua`.
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $(Script::$variant => $file,)*
+                }
+            }
+
+            const fn file(self) -> &'static str {
+                match self {
+                    $(Script::$variant => include_str!(concat!("../../lua/", $file, ".lua")),)*
+                }
+            }
+        }
+    };
+}
+
+scripts! {
+    /// Compare-and-swap of one value.
+    ValuesCas = "values_cas",
+    /// N conditions, then M writes.
+    ValuesCondUpdate = "values_cond_update",
+    /// Read one value.
+    ValuesGet = "values_get",
+    /// Versioned delete.
+    RecordsDelete = "records_delete",
+    /// Versioned read.
+    RecordsGet = "records_get",
+    /// Versioned write.
+    RecordsPut = "records_put",
+}
+
+const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");
+
+struct Compiled {
+    source: String,
+    sha: String,
+}
+
+static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
+    Script::ALL
+        .iter()
+        .map(|script| {
+            let source = compose(script.file());
+            let sha = sha1_smol::Sha1::from(&source).digest().to_string();
+            Compiled { source, sha }
+        })
+        .collect()
+});
+
+/// Inserts the prelude after the shebang line, which Redis requires first.
+fn compose(file: &str) -> String {
+    let (shebang, body) = file.split_once('\n').unwrap_or((file, ""));
+    format!("{shebang}\n{PRELUDE}\n{body}")
+}
+
+impl Script {
+    fn compiled(self) -> &'static Compiled {
+        // `ALL` lists the variants in declaration order, so the
+        // discriminant indexes `COMPILED`.
+        &COMPILED[self as usize]
+    }
+
+    /// The source sent to Redis by `SCRIPT LOAD`.
+    #[must_use]
+    pub fn source(self) -> &'static str {
+        &self.compiled().source
+    }
+
+    /// SHA1 of `source`, lowercase hex: what `EVALSHA` is called with.
+    #[must_use]
+    pub fn sha(self) -> &'static str {
+        &self.compiled().sha
+    }
+}
+
+/// What the service knows of one script on one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeScript {
+    /// Whether the node had it at the last check or load.
+    pub loaded: bool,
+    /// When it was last loaded on the node by the service.
+    pub last_loaded: Option<SystemTime>,
+    /// Loads after the first one.
+    pub reloads: u64,
+    /// When the node was last checked.
+    pub last_checked: Option<SystemTime>,
+}
+
+/// Per node, per script: loaded or not, when, and how often reloaded.
+#[derive(Debug, Default)]
+pub struct ScriptStates {
+    nodes: Mutex<BTreeMap<String, Vec<NodeScript>>>,
+}
+
+impl ScriptStates {
+    fn with_node<T>(&self, node: &str, f: impl FnOnce(&mut Vec<NodeScript>) -> T) -> T {
+        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        let states = nodes
+            .entry(node.to_owned())
+            .or_insert_with(|| vec![NodeScript::default(); Script::ALL.len()]);
+        f(states)
+    }
+
+    /// Records that `script` was just loaded on `node`; returns whether it
+    /// was a reload.
+    pub fn loaded(&self, node: &str, script: Script) -> bool {
+        self.with_node(node, |states| {
+            let state = &mut states[script as usize];
+            let reload = state.last_loaded.is_some();
+            if reload {
+                state.reloads += 1;
+            }
+            state.loaded = true;
+            state.last_loaded = Some(SystemTime::now());
+            reload
+        })
+    }
+
+    /// Records the answer of `SCRIPT EXISTS` for every script on `node`.
+    pub fn checked(&self, node: &str, exists: &[bool]) {
+        self.with_node(node, |states| {
+            let now = SystemTime::now();
+            for (state, &loaded) in states.iter_mut().zip(exists) {
+                state.loaded = loaded;
+                state.last_checked = Some(now);
+            }
+        });
+    }
+
+    /// Records that `script` was missing on `node` (a NOSCRIPT reply).
+    pub fn missing(&self, node: &str, script: Script) {
+        self.with_node(node, |states| states[script as usize].loaded = false);
+    }
+
+    /// Forgets nodes that are no longer part of the deployment.
+    pub fn retain(&self, nodes: &[String]) {
+        let mut all = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        all.retain(|node, _| nodes.contains(node));
+    }
+
+    /// Every node's state of every script, by node.
+    #[must_use]
+    pub fn snapshot(&self) -> BTreeMap<String, Vec<NodeScript>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every `.lua` file at the top of `lua/` is registered, so none can be
+    /// forgotten, and the discriminant order matches `ALL`.
+    #[test]
+    fn every_lua_file_is_a_script() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/lua");
+        let mut files: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.unwrap().file_name().into_string().unwrap();
+                name.strip_suffix(".lua").map(str::to_owned)
+            })
+            .collect();
+        files.sort();
+        let mut names: Vec<&str> = Script::ALL.iter().map(|s| s.name()).collect();
+        names.sort_unstable();
+        assert_eq!(files, names);
+        for (i, script) in Script::ALL.iter().enumerate() {
+            assert_eq!(*script as usize, i);
+        }
+    }
+
+    /// Every script starts with a shebang and documents its keys, arguments
+    /// and reply in its header.
+    #[test]
+    fn every_script_has_a_shebang_and_a_header() {
+        for script in Script::ALL {
+            let file = script.file();
+            assert!(file.starts_with("#!lua"), "{}", script.name());
+            for part in ["KEYS[1]", "Reply"] {
+                assert!(file.contains(part), "{} lacks {part}", script.name());
+            }
+            assert!(script.source().starts_with("#!lua"));
+            assert_eq!(script.sha().len(), 40);
+        }
+    }
+}
