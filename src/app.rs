@@ -9,11 +9,12 @@ use tonic::{
     server::NamedService,
     transport::{Server, server::TcpIncoming},
 };
+use tonic_health::pb::health_server::HealthServer;
 
 use crate::{
     config::Config,
     dev_redis::RedisProcess,
-    grpc::{Admin, Records, Values, layer::RpcLayer},
+    grpc::{Admin, Records, Values, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
     ops::{Context, Keyspace},
     proto::{
@@ -81,7 +82,7 @@ pub async fn serve(
         RecordsServiceServer::<Records>::NAME,
         AdminServiceServer::<Admin>::NAME,
     ];
-    let served: Vec<&'static str> = services
+    let advertised: Vec<&'static str> = services
         .iter()
         .copied()
         .chain([
@@ -90,8 +91,9 @@ pub async fn serve(
             "grpc.reflection.v1alpha.ServerReflection",
         ])
         .collect();
-    let (reporter, health_service) = tonic_health::server::health_reporter();
-    let readiness = Readiness::new(reporter, services);
+    let reporter = tonic_health::server::HealthReporter::new();
+    let readiness = Readiness::new(reporter.clone(), services);
+    readiness.starting().await;
     let (stop, stopped) = watch::channel(false);
     let watcher = tokio::spawn(readiness.clone().watch(
         redis.clone(),
@@ -106,7 +108,7 @@ pub async fn serve(
             .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
             .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
-        for service in &served {
+        for service in &advertised {
             builder = builder.with_service_name(*service);
         }
         builder
@@ -115,6 +117,7 @@ pub async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
 
     let (draining_tx, mut draining) = watch::channel(false);
+    let health_service = HealthServer::new(DrainingHealth::new(reporter, draining.clone()));
     let signal = async {
         shutdown.await;
         tracing::info!("shutting down: NOT_SERVING, draining in-flight requests");

@@ -8,7 +8,7 @@ use crate::redis::PoolMode;
 
 /// rmw — atomic read-modify-write operations on Redis, over gRPC.
 #[derive(Clone, Debug, Parser)]
-#[command(version, about, long_about = None)]
+#[command(version, about, long_about = None, args_override_self = true)]
 pub struct Config {
     /// Address to serve gRPC on.
     #[arg(long, env = "RMW_LISTEN", default_value = "0.0.0.0:50051")]

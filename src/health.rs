@@ -39,6 +39,14 @@ impl Readiness {
         }
     }
 
+    /// The statuses before the first check: alive, not ready.
+    pub async fn starting(&self) {
+        self.set(ServingStatus::NotServing).await;
+        self.reporter
+            .set_service_status(LIVENESS, ServingStatus::Serving)
+            .await;
+    }
+
     /// Sets everything, `liveness` included, to NOT_SERVING: the process is
     /// going away.
     pub async fn shut_down(&self) {
@@ -51,10 +59,6 @@ impl Readiness {
     /// Checks Redis and its scripts every `interval` and reports the result
     /// until `stop` turns true.
     pub async fn watch(self, redis: Redis, interval: Duration, mut stop: watch::Receiver<bool>) {
-        self.set(ServingStatus::NotServing).await;
-        self.reporter
-            .set_service_status(LIVENESS, ServingStatus::Serving)
-            .await;
         // A check gets at least a second: a slower answer means Redis is
         // stalled, and the pods should leave the load balancer.
         let patience = interval.max(Duration::from_secs(1));

@@ -2,6 +2,7 @@
 //! convert its outcome. Nothing here knows Redis.
 
 mod admin;
+pub mod health;
 pub mod layer;
 mod records;
 mod values;

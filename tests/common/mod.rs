@@ -1,0 +1,294 @@
+//! The test harness: a private redis-server per test, and the service
+//! in-process on 127.0.0.1:0 through the production wiring (`app::serve`).
+
+#![allow(dead_code)]
+
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    sync::atomic::{AtomicU32, Ordering},
+    time::Duration,
+};
+
+use clap::Parser;
+use hyper_util::{client::legacy::connect::HttpConnector, rt::TokioExecutor};
+use redis::aio::MultiplexedConnection;
+use rmw::{
+    config::Config,
+    dev_redis::RedisProcess,
+    proto::v1::{
+        admin_service_client::AdminServiceClient, records_service_client::RecordsServiceClient,
+        values_service_client::ValuesServiceClient,
+    },
+};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
+use tonic::{
+    Code, Status,
+    transport::{Channel, Endpoint},
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_types::{ErrorDetails, StatusExt};
+
+/// A bare HTTP/2 client.
+pub type RawClient = hyper_util::client::legacy::Client<HttpConnector, tonic::body::Body>;
+
+/// A private redis-server for one test; killed when dropped.
+pub async fn redis(args: &[&str]) -> RedisProcess {
+    RedisProcess::start(args)
+        .await
+        .expect("start redis-server (apt-get install -y redis-server)")
+}
+
+/// A key prefix no other test uses.
+pub fn unique_prefix() -> String {
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "t{}-{}",
+        std::process::id(),
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The service, running in-process.
+pub struct Service {
+    pub addr: SocketAddr,
+    pub prefix: String,
+    pub channel: Channel,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<anyhow::Result<()>>,
+}
+
+impl Service {
+    /// The service against `redis_url`, with a unique prefix and a fast
+    /// health check.
+    pub async fn start(redis_url: &str) -> Self {
+        Self::start_with(redis_url, &[]).await
+    }
+
+    /// The service with extra command-line `args`.
+    pub async fn start_with(redis_url: &str, args: &[&str]) -> Self {
+        let prefix = unique_prefix();
+        let mut command_line = vec![
+            "rmw",
+            "--listen",
+            "127.0.0.1:0",
+            "--key-prefix",
+            &prefix,
+            "--health-interval",
+            "100ms",
+        ];
+        command_line.extend_from_slice(args);
+        let config = Config::try_parse_from(command_line).expect("test config");
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel();
+        let url = redis_url.to_owned();
+        let task = tokio::spawn(async move {
+            rmw::app::serve(&config, &url, listener, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let channel = Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect_lazy();
+        Self {
+            addr,
+            prefix,
+            channel,
+            stop: Some(stop),
+            task,
+        }
+    }
+
+    pub fn values(&self) -> ValuesServiceClient<Channel> {
+        ValuesServiceClient::new(self.channel.clone())
+    }
+
+    /// A ValuesService client on a bare HTTP/2 connection. tonic's own
+    /// channel enforces `grpc-timeout` locally and reports CANCELLED
+    /// itself when it passes; this one leaves the deadline to the server,
+    /// so tests see the server's answer.
+    pub fn values_without_local_deadline(&self) -> ValuesServiceClient<RawClient> {
+        let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+            .http2_only(true)
+            .build_http();
+        let origin = format!("http://{}", self.addr).parse().unwrap();
+        ValuesServiceClient::with_origin(client, origin)
+    }
+
+    pub fn records(&self) -> RecordsServiceClient<Channel> {
+        RecordsServiceClient::new(self.channel.clone())
+    }
+
+    pub fn admin(&self) -> AdminServiceClient<Channel> {
+        AdminServiceClient::new(self.channel.clone())
+    }
+
+    /// The health status of `service`, or the error of asking.
+    pub async fn health(&self, service: &str) -> Result<ServingStatus, Status> {
+        let response = HealthClient::new(self.channel.clone())
+            .check(HealthCheckRequest {
+                service: service.to_owned(),
+            })
+            .await?;
+        Ok(response.into_inner().status())
+    }
+
+    /// Waits until `service` reports `want`, polling; panics after `within`.
+    /// Returns how long it took.
+    pub async fn wait_health(
+        &self,
+        service: &str,
+        want: ServingStatus,
+        within: Duration,
+    ) -> Duration {
+        let start = Instant::now();
+        loop {
+            if self.health(service).await.ok() == Some(want) {
+                return start.elapsed();
+            }
+            assert!(
+                start.elapsed() < within,
+                "health of {service:?} not {want:?} within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Waits until the service is ready.
+    pub async fn ready(self) -> Self {
+        self.wait_health("", ServingStatus::Serving, Duration::from_secs(10))
+            .await;
+        self
+    }
+
+    /// Stops the service gracefully and returns what `serve` returned.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        (&mut self.task).await.expect("serve task")
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A redis-server and the service in front of it, ready.
+pub struct Env {
+    pub redis: RedisProcess,
+    pub service: Service,
+}
+
+impl Env {
+    pub async fn start() -> Self {
+        Self::start_with(&[], &[]).await
+    }
+
+    pub async fn start_with(redis_args: &[&str], service_args: &[&str]) -> Self {
+        let redis = redis(redis_args).await;
+        let service = Service::start_with(&redis.url(), service_args)
+            .await
+            .ready()
+            .await;
+        Self { redis, service }
+    }
+
+    /// A direct connection to the test's Redis.
+    pub async fn conn(&self) -> MultiplexedConnection {
+        connect(&self.redis.url()).await
+    }
+
+    /// Every key under the test's prefix with its serialized value and TTL.
+    pub async fn snapshot(&self) -> BTreeMap<Vec<u8>, (Vec<u8>, i64)> {
+        snapshot(&mut self.conn().await, &self.service.prefix).await
+    }
+}
+
+/// A direct Redis connection.
+pub async fn connect(url: &str) -> MultiplexedConnection {
+    redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .expect("connect to test redis")
+}
+
+/// Every key under `prefix`, as `DUMP` serializes it, with its TTL (ms, or
+/// -1): equal snapshots mean nothing was written.
+pub async fn snapshot(
+    conn: &mut MultiplexedConnection,
+    prefix: &str,
+) -> BTreeMap<Vec<u8>, (Vec<u8>, i64)> {
+    let keys: Vec<Vec<u8>> = redis::cmd("KEYS")
+        .arg(format!("{prefix}:*"))
+        .query_async(conn)
+        .await
+        .unwrap();
+    let mut all = BTreeMap::new();
+    for key in keys {
+        let dump: Vec<u8> = redis::cmd("DUMP")
+            .arg(&key)
+            .query_async(conn)
+            .await
+            .unwrap();
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(conn)
+            .await
+            .unwrap();
+        // A TTL counts down between snapshots; whether there is one is what
+        // matters.
+        all.insert(key, (dump, ttl.signum()));
+    }
+    all
+}
+
+/// How many times Redis ran a command (`INFO commandstats`).
+pub async fn command_calls(conn: &mut MultiplexedConnection, command: &str) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(conn)
+        .await
+        .unwrap();
+    let needle = format!("cmdstat_{command}:calls=");
+    info.lines()
+        .find_map(|line| line.strip_prefix(&needle))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |n| n.parse().unwrap())
+}
+
+/// Asserts `status` is INVALID_ARGUMENT with ErrorInfo `reason` (domain
+/// rmw.v1) and a BadRequest naming exactly `fields`.
+pub fn assert_invalid(status: &Status, reason: &str, fields: &[&str]) {
+    assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+    let details: ErrorDetails = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(info.reason, reason);
+    assert_eq!(info.domain, "rmw.v1");
+    let got: Vec<&str> = details
+        .bad_request()
+        .expect("BadRequest")
+        .field_violations
+        .iter()
+        .map(|v| v.field.as_str())
+        .collect();
+    assert_eq!(got, fields, "{status:?}");
+}
+
+/// Asserts `status` has `code` and ErrorInfo `reason` in domain rmw.v1.
+pub fn assert_error(status: &Status, code: Code, reason: &str) {
+    assert_eq!(status.code(), code, "{status:?}");
+    let details = status.get_error_details();
+    let info = details.error_info().expect("ErrorInfo");
+    assert_eq!(
+        (info.reason.as_str(), info.domain.as_str()),
+        (reason, "rmw.v1")
+    );
+}

@@ -1,0 +1,15 @@
+//! Integration tests, each against a private redis-server started by the
+//! harness in `common/`. Redis is never mocked.
+
+mod common;
+
+mod concurrency;
+mod conditional_update;
+mod deadlines;
+mod health;
+mod idempotency;
+mod records;
+mod reflection;
+mod scripts;
+mod shutdown;
+mod values;

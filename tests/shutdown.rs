@@ -1,0 +1,173 @@
+//! SIGTERM on the real binary: NOT_SERVING, drain, exit 0.
+
+use std::{process::Stdio, time::Duration};
+
+use redis::aio::MultiplexedConnection;
+use rmw::proto::v1::{
+    CompareAndSwapRequest, compare_and_swap_response as cas,
+    values_service_client::ValuesServiceClient,
+};
+use tokio::{
+    process::Child,
+    time::{Instant, timeout},
+};
+use tokio_stream::StreamExt;
+use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::common::{self, unique_prefix};
+
+/// Starts the `rmw` binary on a free port and waits until it is ready.
+async fn spawn_binary(redis_url: &str) -> (Child, Endpoint, Channel) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rmw"))
+        .args(["--redis-url", redis_url, "--listen", &addr])
+        .args([
+            "--key-prefix",
+            &unique_prefix(),
+            "--health-interval",
+            "100ms",
+        ])
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+    let started = Instant::now();
+    loop {
+        if let Ok(channel) = endpoint.connect().await {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if status.ok() == Some(ServingStatus::Serving) {
+                return (child, endpoint, channel);
+            }
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "service never became ready"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Waits until Redis holds a client blocked (here: by CLIENT PAUSE).
+async fn wait_for_blocked_client(conn: &mut MultiplexedConnection) {
+    let started = Instant::now();
+    loop {
+        let info: String = redis::cmd("INFO")
+            .arg("clients")
+            .query_async(conn)
+            .await
+            .unwrap();
+        if info
+            .lines()
+            .any(|l| l.starts_with("blocked_clients:") && l != "blocked_clients:0")
+        {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the call never reached redis"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Injected: SIGTERM while a call is in flight (held by `CLIENT PAUSE`
+/// WRITE on Redis). Asserted: watchers of "" and liveness see NOT_SERVING
+/// and their streams end; new connections are refused; the in-flight call
+/// completes with its real answer; the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_drains_in_flight_calls_and_exits_zero() {
+    let redis = common::redis(&[]).await;
+    let (mut child, endpoint, channel) = spawn_binary(&redis.url()).await;
+
+    let mut watchers = Vec::new();
+    for name in ["", "liveness"] {
+        let mut stream = HealthClient::new(channel.clone())
+            .watch(HealthCheckRequest {
+                service: name.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let first = stream.next().await.unwrap().unwrap();
+        assert_eq!(first.status(), ServingStatus::Serving);
+        watchers.push(stream);
+    }
+
+    let mut conn = common::connect(&redis.url()).await;
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let mut values = ValuesServiceClient::new(channel);
+    let in_flight = tokio::spawn(async move {
+        values
+            .compare_and_swap(CompareAndSwapRequest {
+                key: "k".into(),
+                expected: None,
+                new_value: Some(b"v".to_vec()),
+                request_id: String::new(),
+            })
+            .await
+    });
+    wait_for_blocked_client(&mut conn).await;
+
+    let pid = child.id().unwrap().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+
+    for mut stream in watchers {
+        let update = timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(update.status(), ServingStatus::NotServing);
+        let end = timeout(Duration::from_secs(5), stream.next())
+            .await
+            .unwrap();
+        assert!(end.is_none(), "watch stream did not end: {end:?}");
+    }
+    let started = Instant::now();
+    while endpoint.connect().await.is_ok() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "new connections still accepted"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+
+    let reply = timeout(Duration::from_secs(10), in_flight)
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        reply.into_inner().outcome,
+        Some(cas::Outcome::Swapped(cas::Swapped {}))
+    );
+    let status = timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "exit status {status}");
+}
