@@ -8,6 +8,7 @@ mod conditional_update;
 mod deadlines;
 mod health;
 mod idempotency;
+mod readme;
 mod records;
 mod reflection;
 mod scripts;

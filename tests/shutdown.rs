@@ -1,65 +1,19 @@
 //! SIGTERM on the real binary: NOT_SERVING, drain, exit 0.
 
-use std::{process::Stdio, time::Duration};
+use std::time::Duration;
 
 use redis::aio::MultiplexedConnection;
 use rmw::proto::v1::{
     CompareAndSwapRequest, compare_and_swap_response as cas,
     values_service_client::ValuesServiceClient,
 };
-use tokio::{
-    process::Child,
-    time::{Instant, timeout},
-};
+use tokio::time::{Instant, timeout};
 use tokio_stream::StreamExt;
-use tonic::transport::{Channel, Endpoint};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
 use crate::common::{self, unique_prefix};
-
-/// Starts the `rmw` binary on a free port and waits until it is ready.
-async fn spawn_binary(redis_url: &str) -> (Child, Endpoint, Channel) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rmw"))
-        .args(["--redis-url", redis_url, "--listen", &addr])
-        .args([
-            "--key-prefix",
-            &unique_prefix(),
-            "--health-interval",
-            "100ms",
-        ])
-        .stdout(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
-    let started = Instant::now();
-    loop {
-        if let Ok(channel) = endpoint.connect().await {
-            let status = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|r| r.into_inner().status());
-            if status.ok() == Some(ServingStatus::Serving) {
-                return (child, endpoint, channel);
-            }
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(10),
-            "service never became ready"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 /// Waits until Redis holds a client blocked (here: by CLIENT PAUSE).
 async fn wait_for_blocked_client(conn: &mut MultiplexedConnection) {
@@ -91,7 +45,14 @@ async fn wait_for_blocked_client(conn: &mut MultiplexedConnection) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_drains_in_flight_calls_and_exits_zero() {
     let redis = common::redis(&[]).await;
-    let (mut child, endpoint, channel) = spawn_binary(&redis.url()).await;
+    let mut binary = common::Binary::spawn(&[
+        "--redis-url",
+        &redis.url(),
+        "--key-prefix",
+        &unique_prefix(),
+    ])
+    .await;
+    let channel = binary.channel.clone();
 
     let mut watchers = Vec::new();
     for name in ["", "liveness"] {
@@ -128,12 +89,7 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
     });
     wait_for_blocked_client(&mut conn).await;
 
-    let pid = child.id().unwrap().to_string();
-    let kill = std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    assert!(kill.success());
+    binary.signal("TERM");
 
     for mut stream in watchers {
         let update = timeout(Duration::from_secs(5), stream.next())
@@ -148,7 +104,7 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
         assert!(end.is_none(), "watch stream did not end: {end:?}");
     }
     let started = Instant::now();
-    while endpoint.connect().await.is_ok() {
+    while binary.endpoint.connect().await.is_ok() {
         assert!(
             started.elapsed() < Duration::from_secs(5),
             "new connections still accepted"
@@ -165,7 +121,7 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
         reply.into_inner().outcome,
         Some(cas::Outcome::Swapped(cas::Swapped {}))
     );
-    let status = timeout(Duration::from_secs(10), child.wait())
+    let status = timeout(Duration::from_secs(10), binary.child.wait())
         .await
         .unwrap()
         .unwrap();

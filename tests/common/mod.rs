@@ -6,6 +6,7 @@
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
+    process::Stdio,
     sync::atomic::{AtomicU32, Ordering},
     time::Duration,
 };
@@ -21,7 +22,7 @@ use rmw::{
         values_service_client::ValuesServiceClient,
     },
 };
-use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle, time::Instant};
+use tokio::{net::TcpListener, process::Child, sync::oneshot, task::JoinHandle, time::Instant};
 use tonic::{
     Code, Status,
     transport::{Channel, Endpoint},
@@ -208,6 +209,79 @@ impl Env {
     /// Every key under the test's prefix with its serialized value and TTL.
     pub async fn snapshot(&self) -> BTreeMap<Vec<u8>, (Vec<u8>, i64)> {
         snapshot(&mut self.conn().await, &self.service.prefix).await
+    }
+}
+
+/// The `rmw` binary, running in a process group of its own.
+pub struct Binary {
+    pub child: Child,
+    pub endpoint: Endpoint,
+    pub channel: Channel,
+}
+
+impl Binary {
+    /// Starts the binary with `args` on a free loopback port and waits
+    /// until it is ready.
+    pub async fn spawn(args: &[&str]) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rmw"))
+            .args(["--listen", &addr, "--health-interval", "100ms"])
+            .args(args)
+            .stdout(Stdio::null())
+            // Its own group, so that a failing test can kill it together
+            // with a --dev redis-server it started.
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
+        let started = Instant::now();
+        loop {
+            if let Ok(channel) = endpoint.connect().await {
+                let status = HealthClient::new(channel.clone())
+                    .check(HealthCheckRequest {
+                        service: String::new(),
+                    })
+                    .await
+                    .map(|r| r.into_inner().status());
+                if status.ok() == Some(ServingStatus::Serving) {
+                    return Self {
+                        child,
+                        endpoint,
+                        channel,
+                    };
+                }
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(20),
+                "rmw never became ready"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends `signal` (e.g. `TERM`) to the binary alone.
+    pub fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{signal}"), &pid])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &format!("-{pid}")])
+                .status();
+        }
     }
 }
 

@@ -1,0 +1,24 @@
+# The commands people type. `make run` and `make test` install what they
+# need first (scripts/setup.sh), so both work on a fresh Debian machine.
+
+export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
+
+.PHONY: run test lint setup
+
+## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
+run:
+	@scripts/setup.sh run
+	cargo run --release -- --dev
+
+## Every check: formatting, clippy, buf lint, unit and integration tests
+## (the README's grpcurl examples included).
+test: setup lint
+	cargo test --all-targets
+
+lint:
+	cargo fmt --check
+	cargo clippy --all-targets -- -D warnings
+	buf lint
+
+setup:
+	@scripts/setup.sh test
