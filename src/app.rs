@@ -14,13 +14,16 @@ use tonic_health::pb::health_server::HealthServer;
 use crate::{
     config::Config,
     dev_redis::RedisProcess,
-    grpc::{Admin, Records, Values, health::DrainingHealth, layer::RpcLayer},
+    grpc::{Admin, Counters, Inventory, Records, Values, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
     ops::{Context, Keyspace},
     proto::{
         self,
         v1::{
-            admin_service_server::AdminServiceServer, records_service_server::RecordsServiceServer,
+            admin_service_server::AdminServiceServer,
+            counters_service_server::CountersServiceServer,
+            inventory_service_server::InventoryServiceServer,
+            records_service_server::RecordsServiceServer,
             values_service_server::ValuesServiceServer,
         },
     },
@@ -75,11 +78,15 @@ pub async fn serve(
         keys: Keyspace::new(&config.key_prefix).map_err(anyhow::Error::msg)?,
         idempotency_ttl: config.idempotency_ttl,
         cluster: false,
+        stream_max_len: config.stream_max_len,
+        clock_skew_secs: config.quota_clock_skew_secs,
     };
 
     let services = vec![
         ValuesServiceServer::<Values>::NAME,
         RecordsServiceServer::<Records>::NAME,
+        InventoryServiceServer::<Inventory>::NAME,
+        CountersServiceServer::<Counters>::NAME,
         AdminServiceServer::<Admin>::NAME,
     ];
     let advertised: Vec<&'static str> = services
@@ -135,7 +142,9 @@ pub async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(ValuesServiceServer::new(Values::new(cx.clone())))
-        .add_service(RecordsServiceServer::new(Records::new(cx)))
+        .add_service(RecordsServiceServer::new(Records::new(cx.clone())))
+        .add_service(InventoryServiceServer::new(Inventory::new(cx.clone())))
+        .add_service(CountersServiceServer::new(Counters::new(cx)))
         .add_service(AdminServiceServer::new(Admin::new(redis)))
         .serve_with_incoming_shutdown(incoming, signal);
 

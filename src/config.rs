@@ -47,6 +47,22 @@ pub struct Config {
     #[arg(long, env = "RMW_IDEMPOTENCY_TTL", default_value = "24h", value_parser = duration)]
     pub idempotency_ttl: Duration,
 
+    /// Approximate most entries kept in each movements or audit stream
+    /// (`XADD … MAXLEN ~`); older entries are trimmed.
+    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub stream_max_len: u64,
+
+    /// Seconds added to Redis's clock when telling days apart, for tests of
+    /// the daily quota rollover only. Callers cannot move the clock.
+    #[arg(
+        long,
+        env = "RMW_QUOTA_CLOCK_SKEW_SECS",
+        default_value_t = 0,
+        hide = true,
+        allow_negative_numbers = true
+    )]
+    pub quota_clock_skew_secs: i64,
+
     /// Deadline of a request whose caller set none.
     #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration)]
     pub default_timeout: Duration,

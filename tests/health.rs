@@ -14,10 +14,12 @@ use tonic_types::StatusExt;
 
 use crate::common::{self, Env, Service};
 
-const SERVICES: [&str; 4] = [
+const SERVICES: [&str; 6] = [
     "",
     "rmw.v1.ValuesService",
     "rmw.v1.RecordsService",
+    "rmw.v1.InventoryService",
+    "rmw.v1.CountersService",
     "rmw.v1.AdminService",
 ];
 

@@ -5,9 +5,11 @@ mod common;
 
 mod concurrency;
 mod conditional_update;
+mod counters;
 mod deadlines;
 mod health;
 mod idempotency;
+mod inventory;
 mod readme;
 mod records;
 mod reflection;

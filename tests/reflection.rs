@@ -5,11 +5,13 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use crate::common::Env;
 
-const SERVED: [&str; 6] = [
+const SERVED: [&str; 8] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "rmw.v1.AdminService",
+    "rmw.v1.CountersService",
+    "rmw.v1.InventoryService",
     "rmw.v1.RecordsService",
     "rmw.v1.ValuesService",
 ];

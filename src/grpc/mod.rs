@@ -2,16 +2,20 @@
 //! convert its outcome. Nothing here knows Redis.
 
 mod admin;
+mod counters;
 pub mod health;
+mod inventory;
 pub mod layer;
 mod records;
 mod values;
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use tonic::Request;
 
 pub use admin::Admin;
+pub use counters::Counters;
+pub use inventory::Inventory;
 pub use records::Records;
 pub use values::Values;
 
@@ -25,4 +29,9 @@ fn deadline_of<T>(request: &Request<T>) -> Deadline {
         .get::<Deadline>()
         .copied()
         .unwrap_or_else(|| Deadline::after(Duration::from_secs(5)))
+}
+
+/// A time as a protobuf timestamp.
+fn timestamp(time: SystemTime) -> prost_types::Timestamp {
+    time.into()
 }

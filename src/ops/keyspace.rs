@@ -53,6 +53,54 @@ impl Keyspace {
         format!("{}:rec:{key}", self.prefix)
     }
 
+    /// A store's stock levels: `<p>:inv:{<store>}:stock`.
+    #[must_use]
+    pub fn stock(&self, store: &Id) -> String {
+        format!("{}:inv:{{{store}}}:stock", self.prefix)
+    }
+
+    /// A store's movements stream: `<p>:inv:{<store>}:moves`.
+    #[must_use]
+    pub fn movements(&self, store: &Id) -> String {
+        format!("{}:inv:{{{store}}}:moves", self.prefix)
+    }
+
+    /// One product's movements stream: `<p>:inv:{<store>}:moves:<product>`.
+    #[must_use]
+    pub fn product_movements(&self, store: &Id, product: &Id) -> String {
+        format!("{}:inv:{{{store}}}:moves:{product}", self.prefix)
+    }
+
+    /// An order's record: `<p>:inv:{<store>}:order:<order id>`.
+    #[must_use]
+    pub fn order(&self, store: &Id, order: &Id) -> String {
+        format!("{}:inv:{{{store}}}:order:{order}", self.prefix)
+    }
+
+    /// A counter: `<p>:ctr:{<name>}`.
+    #[must_use]
+    pub fn counter(&self, name: &Id) -> String {
+        format!("{}:ctr:{{{name}}}", self.prefix)
+    }
+
+    /// A daily quota at one UTC offset: `<p>:ctr:{<name>}:quota:<minutes>`.
+    #[must_use]
+    pub fn quota(&self, name: &Id, utc_offset_minutes: i32) -> String {
+        format!("{}:ctr:{{{name}}}:quota:{utc_offset_minutes}", self.prefix)
+    }
+
+    /// The idempotency record of a request on a store (`inv`), a counter
+    /// (`ctr`), a book (`led`) or a sequence (`seq`):
+    /// `<p>:<namespace>:{<id>}:idem:<request id>`, in the slot of its data.
+    #[must_use]
+    pub fn tagged_idempotency(&self, namespace: &str, tag: &Id, request_id: Option<&Id>) -> String {
+        format!(
+            "{}:{namespace}:{{{tag}}}:idem:{}",
+            self.prefix,
+            request_id.map_or("", Id::as_str)
+        )
+    }
+
     /// The idempotency record of a request on `data_key`:
     /// `<p>:idem:{<anchor>}:<request id>`, where the anchor is what decides
     /// `data_key`'s slot (its tag, or all of it), so the record shares the

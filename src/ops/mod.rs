@@ -1,15 +1,24 @@
 //! The operations: typed requests, the script each one calls, and its
 //! reply read back as a typed outcome. Free of gRPC.
 
+mod counters;
+mod inventory;
 pub mod keyspace;
 mod records;
+mod streams;
 pub mod types;
 mod values;
 
 use std::time::Duration;
 
+pub use counters::{Adjust, AdjustOutcome, Bound, Consume, QuotaOutcome, QuotaState};
+pub use inventory::{
+    CancelOutcome, Item, Movement, MovementKind, MovementsQuery, OrderOutcome, PlaceOrder, Restock,
+    SetStock, StockChange,
+};
 pub use keyspace::Keyspace;
 pub use records::{RecordOutcome, RecordWrite};
+pub use streams::Page;
 pub use values::{
     CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, Operator, UpdateOutcome, Write,
 };
@@ -28,6 +37,11 @@ pub struct Context {
     pub idempotency_ttl: Duration,
     /// Whether Redis is a cluster (multi-key requests must share a slot).
     pub cluster: bool,
+    /// Approximate most entries of each movements or audit stream.
+    pub stream_max_len: u64,
+    /// Seconds added to Redis's clock when telling days apart: 0 but in
+    /// tests of the daily rollover.
+    pub clock_skew_secs: i64,
 }
 
 /// An outcome, and whether it was replayed from an idempotency record.

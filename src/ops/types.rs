@@ -117,6 +117,52 @@ pub fn value(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
+/// A whole quantity from `min` to 2^53−1: the range every script holds
+/// exactly.
+pub fn quantity(n: i64, min: i64) -> Result<i64, String> {
+    if n < min || n > MAX_SAFE_INTEGER {
+        return Err(format!("must be from {min} to 2^53-1 (9007199254740991)"));
+    }
+    Ok(n)
+}
+
+/// A signed whole number within ±(2^53−1).
+pub fn signed(n: i64) -> Result<i64, String> {
+    if n.unsigned_abs() > MAX_SAFE_INTEGER.unsigned_abs() {
+        return Err("must be within ±(2^53-1) (±9007199254740991)".into());
+    }
+    Ok(n)
+}
+
+/// The most entries one page of a list may hold.
+pub const MAX_PAGE_SIZE: u32 = 1000;
+/// The page size when the caller asks for none.
+pub const DEFAULT_PAGE_SIZE: u32 = 100;
+
+/// A page size: 0 means the default, at most [`MAX_PAGE_SIZE`].
+pub fn page_size(n: u32) -> Result<usize, String> {
+    match n {
+        0 => Ok(DEFAULT_PAGE_SIZE as usize),
+        1..=MAX_PAGE_SIZE => Ok(n as usize),
+        _ => Err(format!("must be at most {MAX_PAGE_SIZE}")),
+    }
+}
+
+/// A page token: empty for the first page, else the id of a stream entry
+/// (`<ms>-<seq>`) as a previous page returned it.
+pub fn page_token(text: &str) -> Result<Option<String>, String> {
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let valid = text
+        .split_once('-')
+        .is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok());
+    if !valid {
+        return Err("is not a token a previous page returned".into());
+    }
+    Ok(Some(text.to_owned()))
+}
+
 /// Whether `text` is a decimal number as numeric conditions compare them:
 /// `-?[0-9]+(\.[0-9]+)?`.
 #[must_use]

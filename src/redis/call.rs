@@ -20,6 +20,7 @@ pub struct Call {
     script: Script,
     idempotency: Option<Idempotency>,
     keys: Vec<String>,
+    settings: Vec<Vec<u8>>,
     args: Vec<Vec<u8>>,
 }
 
@@ -40,6 +41,7 @@ impl Call {
             script,
             idempotency: None,
             keys: Vec::new(),
+            settings: Vec::new(),
             args: Vec::new(),
         }
     }
@@ -62,6 +64,16 @@ impl Call {
     #[must_use]
     pub fn key(mut self, key: impl Into<String>) -> Self {
         self.keys.push(key.into());
+        self
+    }
+
+    /// Appends a setting of the service (a stream length, a clock skew):
+    /// settings come before the arguments and, since they are not the
+    /// caller's, stay out of the fingerprint, so a retry after a
+    /// configuration change is still recognised.
+    #[must_use]
+    pub fn setting(mut self, setting: impl ToRedisArgs) -> Self {
+        self.settings.extend(setting.to_redis_args());
         self
     }
 
@@ -126,7 +138,7 @@ impl Call {
                     .arg(ttl_ms.max(1));
             }
         }
-        for arg in &self.args {
+        for arg in self.settings.iter().chain(&self.args) {
             cmd.arg(arg.as_slice());
         }
         cmd

@@ -43,6 +43,28 @@ macro_rules! scripts {
 }
 
 scripts! {
+    /// Bounded counter adjustment.
+    CountersAdjust = "counters_adjust",
+    /// Daily quota spending.
+    CountersConsumeQuota = "counters_consume_quota",
+    /// Counter read.
+    CountersGet = "counters_get",
+    /// Daily quota read.
+    CountersGetQuota = "counters_get_quota",
+    /// Order cancellation.
+    InventoryCancelOrder = "inventory_cancel_order",
+    /// Stock levels read.
+    InventoryGetStock = "inventory_get_stock",
+    /// The products an order took.
+    InventoryOrderItems = "inventory_order_items",
+    /// Deduct and PlaceOrder.
+    InventoryPlaceOrder = "inventory_place_order",
+    /// Stock addition.
+    InventoryRestock = "inventory_restock",
+    /// Absolute stock levels.
+    InventorySetStock = "inventory_set_stock",
+    /// A page of a stream, newest first.
+    StreamsPage = "streams_page",
     /// Compare-and-swap of one value.
     ValuesCas = "values_cas",
     /// N conditions, then M writes.

@@ -18,8 +18,9 @@ use rmw::{
     config::Config,
     dev_redis::RedisProcess,
     proto::v1::{
-        admin_service_client::AdminServiceClient, records_service_client::RecordsServiceClient,
-        values_service_client::ValuesServiceClient,
+        admin_service_client::AdminServiceClient, counters_service_client::CountersServiceClient,
+        inventory_service_client::InventoryServiceClient,
+        records_service_client::RecordsServiceClient, values_service_client::ValuesServiceClient,
     },
 };
 use tokio::{net::TcpListener, process::Child, sync::oneshot, task::JoinHandle, time::Instant};
@@ -122,6 +123,14 @@ impl Service {
 
     pub fn records(&self) -> RecordsServiceClient<Channel> {
         RecordsServiceClient::new(self.channel.clone())
+    }
+
+    pub fn inventory(&self) -> InventoryServiceClient<Channel> {
+        InventoryServiceClient::new(self.channel.clone())
+    }
+
+    pub fn counters(&self) -> CountersServiceClient<Channel> {
+        CountersServiceClient::new(self.channel.clone())
     }
 
     pub fn admin(&self) -> AdminServiceClient<Channel> {
@@ -236,6 +245,7 @@ impl Binary {
             // Its own group, so that a failing test can kill it together
             // with a --dev redis-server it started.
             .process_group(0)
+            .kill_on_drop(true)
             .spawn()
             .unwrap();
         let endpoint = Endpoint::from_shared(format!("http://{addr}")).unwrap();
@@ -278,8 +288,10 @@ impl Binary {
 impl Drop for Binary {
     fn drop(&mut self) {
         if let Some(pid) = self.child.id() {
+            // `--` so that the negative pid (the whole group) is not read
+            // as an option.
             let _ = std::process::Command::new("kill")
-                .args(["-KILL", &format!("-{pid}")])
+                .args(["-s", "KILL", "--", &format!("-{pid}")])
                 .status();
         }
     }

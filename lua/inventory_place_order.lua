@@ -1,0 +1,54 @@
+#!lua
+--[[ inventory_place_order — takes stock of one or more products for an order,
+all or nothing (Deduct and PlaceOrder).
+
+KEYS[1]          the order (<p>:inv:{<store>}:order:<order id>): its idempotency
+                 record (lib/prelude.lua), which CancelOrder reads back
+KEYS[2]          stock levels, a hash product -> units (<p>:inv:{<store>}:stock)
+KEYS[3]          the store's movements stream (<p>:inv:{<store>}:moves)
+KEYS[4 .. 3+N]   each item's product movements stream, in item order
+
+ARGV[1], ARGV[2] request fingerprint (never '': the order id is required),
+                 idempotency record TTL (ms)
+ARGV[3]          movements streams' approximate MAXLEN
+ARGV[4]          the order id, recorded in the movements
+ARGV[5 .. 4+2N]  per item: product, units (1 .. 2^53-1); products distinct
+
+Reply    {'placed', {product, before, after}, ...}    in item order
+       | {'insufficient', product, available, requested}
+                 the first short item, in item order (nothing written)
+       | a prelude reply (a repeat of the order, or its id reused)
+]]
+
+local replay = rmw_replay(KEYS[1], ARGV[1])
+if replay then
+  return replay
+end
+
+local n = (#ARGV - 4) / 2
+local products, units = {}, {}
+for i = 1, n do
+  products[i] = ARGV[3 + 2 * i]
+  units[i] = tonumber(ARGV[4 + 2 * i])
+end
+
+local levels = redis.call('HMGET', KEYS[2], unpack(products))
+for i = 1, n do
+  local available = tonumber(levels[i] or '0')
+  if available < units[i] then
+    return {'insufficient', products[i], available, units[i]}
+  end
+end
+
+local reply = {'placed'}
+for i = 1, n do
+  local before = tonumber(levels[i] or '0')
+  local after = redis.call('HINCRBY', KEYS[2], products[i], -units[i])
+  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+    'k', 'deduct', 'p', products[i], 'd', -units[i], 'b', before, 'a', after, 'o', ARGV[4])
+  redis.call('XADD', KEYS[3 + i], 'MAXLEN', '~', ARGV[3], '*',
+    'id', id, 'k', 'deduct', 'p', products[i], 'd', -units[i], 'b', before, 'a', after,
+    'o', ARGV[4])
+  reply[#reply + 1] = {products[i], before, after}
+end
+return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)
