@@ -6,7 +6,7 @@ use std::future::Future;
 use anyhow::Context as _;
 use tokio::{net::TcpListener, sync::watch};
 use tonic::{
-    server::NamedService,
+    service::RoutesBuilder,
     transport::{Server, server::TcpIncoming},
 };
 use tonic_health::pb::health_server::HealthServer;
@@ -14,19 +14,9 @@ use tonic_health::pb::health_server::HealthServer;
 use crate::{
     config::Config,
     dev_redis::RedisProcess,
-    grpc::{Admin, Counters, Inventory, Records, Values, health::DrainingHealth, layer::RpcLayer},
+    grpc::{self, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
     ops::{Context, Keyspace},
-    proto::{
-        self,
-        v1::{
-            admin_service_server::AdminServiceServer,
-            counters_service_server::CountersServiceServer,
-            inventory_service_server::InventoryServiceServer,
-            records_service_server::RecordsServiceServer,
-            values_service_server::ValuesServiceServer,
-        },
-    },
     redis::{Redis, RedisConfig},
     shutdown, telemetry,
 };
@@ -82,13 +72,8 @@ pub async fn serve(
         clock_skew_secs: config.quota_clock_skew_secs,
     };
 
-    let services = vec![
-        ValuesServiceServer::<Values>::NAME,
-        RecordsServiceServer::<Records>::NAME,
-        InventoryServiceServer::<Inventory>::NAME,
-        CountersServiceServer::<Counters>::NAME,
-        AdminServiceServer::<Admin>::NAME,
-    ];
+    let mut routes = RoutesBuilder::default();
+    let services = grpc::add_api(&mut routes, &cx, &redis);
     let advertised: Vec<&'static str> = services
         .iter()
         .copied()
@@ -98,6 +83,8 @@ pub async fn serve(
             "grpc.reflection.v1alpha.ServerReflection",
         ])
         .collect();
+    grpc::add_reflection(&mut routes, &advertised)?;
+
     let reporter = tonic_health::server::HealthReporter::new();
     let readiness = Readiness::new(reporter.clone(), services);
     readiness.starting().await;
@@ -107,24 +94,11 @@ pub async fn serve(
         config.health_interval,
         stopped,
     ));
-
-    // Both versions: grpcurl 1.8 still asks v1alpha. Only served services
-    // are advertised; google.rpc's descriptors let tools print error details.
-    let reflection = || {
-        let mut builder = tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET);
-        for service in &advertised {
-            builder = builder.with_service_name(*service);
-        }
-        builder
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
-
     let (draining_tx, mut draining) = watch::channel(false);
-    let health_service = HealthServer::new(DrainingHealth::new(reporter, draining.clone()));
+    routes.add_service(HealthServer::new(DrainingHealth::new(
+        reporter,
+        draining.clone(),
+    )));
     let signal = async {
         shutdown.await;
         tracing::info!("shutting down: NOT_SERVING, draining in-flight requests");
@@ -138,14 +112,7 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     let server = Server::builder()
         .layer(RpcLayer::new(config.default_timeout))
-        .add_service(health_service)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(ValuesServiceServer::new(Values::new(cx.clone())))
-        .add_service(RecordsServiceServer::new(Records::new(cx.clone())))
-        .add_service(InventoryServiceServer::new(Inventory::new(cx.clone())))
-        .add_service(CountersServiceServer::new(Counters::new(cx)))
-        .add_service(AdminServiceServer::new(Admin::new(redis)))
+        .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, signal);
 
     let drain_timeout = config.drain_timeout;

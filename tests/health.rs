@@ -14,12 +14,14 @@ use tonic_types::StatusExt;
 
 use crate::common::{self, Env, Service};
 
-const SERVICES: [&str; 6] = [
+const SERVICES: [&str; 8] = [
     "",
     "rmw.v1.ValuesService",
     "rmw.v1.RecordsService",
     "rmw.v1.InventoryService",
     "rmw.v1.CountersService",
+    "rmw.v1.LedgerService",
+    "rmw.v1.SequencesService",
     "rmw.v1.AdminService",
 ];
 

@@ -5,19 +5,20 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use crate::common::Env;
 
-const SERVED: [&str; 8] = [
+const SERVED: [&str; 10] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "rmw.v1.AdminService",
     "rmw.v1.CountersService",
     "rmw.v1.InventoryService",
+    "rmw.v1.LedgerService",
     "rmw.v1.RecordsService",
+    "rmw.v1.SequencesService",
     "rmw.v1.ValuesService",
 ];
 
-/// Both versions list exactly the served services: the contract's other
-/// services are not advertised before their handlers exist.
+/// Both versions list exactly the served services, and describe them.
 #[tokio::test]
 async fn both_versions_list_the_served_services() {
     let env = Env::start().await;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, timestamp};
+use super::{MAX_ITEMS, deadline_of, ids, timestamp};
 use crate::{
     error::{Error, Fields},
     ops::{
@@ -18,9 +18,6 @@ use crate::{
         restock_response as restock, set_stock_response as set,
     },
 };
-
-/// Most products in one SetStock, GetStock or PlaceOrder.
-pub const MAX_ITEMS: usize = 100;
 
 /// The InventoryService handlers.
 pub struct Inventory {
@@ -308,20 +305,6 @@ fn items<'a>(
                 units: units?,
             })
         })
-        .collect();
-    checked.into_iter().collect()
-}
-
-/// Validates a list of 1–100 ids.
-fn ids(f: &mut Fields, field: &str, texts: &[String]) -> Option<Vec<Id>> {
-    if texts.is_empty() || texts.len() > MAX_ITEMS {
-        f.violate(field, format!("must hold 1 to {MAX_ITEMS} ids"));
-        return None;
-    }
-    let checked: Vec<Option<Id>> = texts
-        .iter()
-        .enumerate()
-        .map(|(i, text)| f.take(format_args!("{field}[{i}]"), Id::parse(text)))
         .collect();
     checked.into_iter().collect()
 }

@@ -77,6 +77,36 @@ impl Keyspace {
         format!("{}:inv:{{{store}}}:order:{order}", self.prefix)
     }
 
+    /// A book's balances: `<p>:led:{<book>}:bal`.
+    #[must_use]
+    pub fn balances(&self, book: &Id) -> String {
+        format!("{}:led:{{{book}}}:bal", self.prefix)
+    }
+
+    /// A book's entries stream (its audit trail): `<p>:led:{<book>}:entries`.
+    #[must_use]
+    pub fn entries(&self, book: &Id) -> String {
+        format!("{}:led:{{{book}}}:entries", self.prefix)
+    }
+
+    /// One account's entries stream: `<p>:led:{<book>}:entries:<account>`.
+    #[must_use]
+    pub fn account_entries(&self, book: &Id, account: &Id) -> String {
+        format!("{}:led:{{{book}}}:entries:{account}", self.prefix)
+    }
+
+    /// A sequence's highest issued id: `<p>:seq:{<name>}:high`.
+    #[must_use]
+    pub fn sequence_high(&self, name: &Id) -> String {
+        format!("{}:seq:{{{name}}}:high", self.prefix)
+    }
+
+    /// A sequence's free ids: `<p>:seq:{<name>}:free`.
+    #[must_use]
+    pub fn sequence_free(&self, name: &Id) -> String {
+        format!("{}:seq:{{{name}}}:free", self.prefix)
+    }
+
     /// A counter: `<p>:ctr:{<name>}`.
     #[must_use]
     pub fn counter(&self, name: &Id) -> String {

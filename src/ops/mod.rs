@@ -4,7 +4,9 @@
 mod counters;
 mod inventory;
 pub mod keyspace;
+mod ledger;
 mod records;
+mod sequences;
 mod streams;
 pub mod types;
 mod values;
@@ -17,7 +19,12 @@ pub use inventory::{
     SetStock, StockChange,
 };
 pub use keyspace::Keyspace;
+pub use ledger::{
+    EntriesQuery, Entry, EntryKind, Insufficient, Post, PostOutcome, PostingKind, Transfer,
+    TransferOutcome,
+};
 pub use records::{RecordOutcome, RecordWrite};
+pub use sequences::{Rejection, Returned};
 pub use streams::Page;
 pub use values::{
     CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, Operator, UpdateOutcome, Write,

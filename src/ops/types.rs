@@ -134,6 +134,18 @@ pub fn signed(n: i64) -> Result<i64, String> {
     Ok(n)
 }
 
+/// Free text (a reference, a description): at most `max` characters, none
+/// of them control characters.
+pub fn text(text: &str, max: usize) -> Result<String, String> {
+    if text.chars().count() > max {
+        return Err(format!("must be at most {max} characters"));
+    }
+    if text.chars().any(char::is_control) {
+        return Err("must not hold control characters".into());
+    }
+    Ok(text.to_owned())
+}
+
 /// The most entries one page of a list may hold.
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The page size when the caller asks for none.

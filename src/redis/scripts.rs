@@ -63,6 +63,18 @@ scripts! {
     InventoryRestock = "inventory_restock",
     /// Absolute stock levels.
     InventorySetStock = "inventory_set_stock",
+    /// Balances read.
+    LedgerGetBalances = "ledger_get_balances",
+    /// Credit and Debit.
+    LedgerPost = "ledger_post",
+    /// Transfer.
+    LedgerTransfer = "ledger_transfer",
+    /// Sequence state read.
+    SequencesGet = "sequences_get",
+    /// Id issuing.
+    SequencesNext = "sequences_next",
+    /// Id returning.
+    SequencesReturn = "sequences_return",
     /// A page of a stream, newest first.
     StreamsPage = "streams_page",
     /// Compare-and-swap of one value.

@@ -20,7 +20,9 @@ use rmw::{
     proto::v1::{
         admin_service_client::AdminServiceClient, counters_service_client::CountersServiceClient,
         inventory_service_client::InventoryServiceClient,
-        records_service_client::RecordsServiceClient, values_service_client::ValuesServiceClient,
+        ledger_service_client::LedgerServiceClient, records_service_client::RecordsServiceClient,
+        sequences_service_client::SequencesServiceClient,
+        values_service_client::ValuesServiceClient,
     },
 };
 use tokio::{net::TcpListener, process::Child, sync::oneshot, task::JoinHandle, time::Instant};
@@ -131,6 +133,14 @@ impl Service {
 
     pub fn counters(&self) -> CountersServiceClient<Channel> {
         CountersServiceClient::new(self.channel.clone())
+    }
+
+    pub fn ledger(&self) -> LedgerServiceClient<Channel> {
+        LedgerServiceClient::new(self.channel.clone())
+    }
+
+    pub fn sequences(&self) -> SequencesServiceClient<Channel> {
+        SequencesServiceClient::new(self.channel.clone())
     }
 
     pub fn admin(&self) -> AdminServiceClient<Channel> {
