@@ -298,3 +298,112 @@ async fn compare_in_lua(
         (true, true) => panic!("{a} both < and > {b}"),
     }
 }
+
+/// The refusal paths that the gRPC tests cannot reach, run directly: a
+/// cancel whose declared products no longer match the order ('stale'), a
+/// cancel that would pass 2^53−1 ('overflow'), a quota at its limit, a
+/// sequence at 2^53−1 ('exhausted'). Each writes nothing.
+#[tokio::test]
+async fn rare_refusals_write_nothing() {
+    let server = common::redis(&[]).await;
+    let redis = connect(&server.url());
+    let mut conn = common::connect(&server.url()).await;
+    let place = Call::write(
+        Script::InventoryPlaceOrder,
+        "t:inv:{s}:order:o1".into(),
+        true,
+        TTL,
+    )
+    .key("t:inv:{s}:stock")
+    .key("t:inv:{s}:moves")
+    .key("t:inv:{s}:moves:a")
+    .setting(1000)
+    .arg("o1")
+    .arg("a")
+    .arg(5);
+    let () = redis::cmd("HSET")
+        .arg("t:inv:{s}:stock")
+        .arg("a")
+        .arg(10)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let reply = redis.eval(&place, soon()).await.unwrap();
+    assert_eq!(reply.tag().unwrap(), "placed");
+    let cancel = |product: &str| {
+        Call::write(
+            Script::InventoryCancelOrder,
+            "t:inv:{s}:idem:".into(),
+            false,
+            TTL,
+        )
+        .key("t:inv:{s}:order:o1")
+        .key("t:inv:{s}:stock")
+        .key("t:inv:{s}:moves")
+        .key(format!("t:inv:{{s}}:moves:{product}"))
+        .setting(1000)
+        .arg("o1")
+        .arg(product)
+    };
+    let before = keys(&mut conn).await;
+    let reply = redis.eval(&cancel("b"), soon()).await.unwrap();
+    assert_eq!(reply.tag().unwrap(), "stale");
+    assert_eq!(keys(&mut conn).await, before);
+
+    let max = (1_i64 << 53) - 1;
+    let () = redis::cmd("HSET")
+        .arg("t:inv:{s}:stock")
+        .arg("a")
+        .arg(max - 2)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let before = keys(&mut conn).await;
+    let reply = redis.eval(&cancel("a"), soon()).await.unwrap();
+    assert_eq!(
+        (reply.tag().unwrap(), reply.int(2).unwrap()),
+        ("overflow", max - 2)
+    );
+    assert_eq!(keys(&mut conn).await, before);
+
+    let consume = Call::write(
+        Script::CountersConsumeQuota,
+        "t:ctr:{q}:idem:".into(),
+        false,
+        TTL,
+    )
+    .key("t:ctr:{q}:quota:0")
+    .setting(0)
+    .arg(3)
+    .arg(5)
+    .arg(0);
+    assert_eq!(
+        redis.eval(&consume, soon()).await.unwrap().tag().unwrap(),
+        "consumed"
+    );
+    let before = keys(&mut conn).await;
+    let reply = redis.eval(&consume, soon()).await.unwrap();
+    assert_eq!(
+        (reply.tag().unwrap(), reply.int(1).unwrap()),
+        ("limit_exceeded", 3)
+    );
+    assert_eq!(keys(&mut conn).await, before);
+
+    let () = redis::cmd("SET")
+        .arg("t:seq:{n}:high")
+        .arg(max - 2)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let next = Call::write(Script::SequencesNext, "t:seq:{n}:idem:".into(), false, TTL)
+        .key("t:seq:{n}:high")
+        .key("t:seq:{n}:free")
+        .arg(3);
+    let before = keys(&mut conn).await;
+    let reply = redis.eval(&next, soon()).await.unwrap();
+    assert_eq!(
+        (reply.tag().unwrap(), reply.int(1).unwrap()),
+        ("exhausted", max - 2)
+    );
+    assert_eq!(keys(&mut conn).await, before);
+}
