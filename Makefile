@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint deploy-check setup
+.PHONY: run test lint bench deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -13,12 +13,19 @@ run:
 ## Every check: formatting, clippy, buf lint, the deployment manifests, unit
 ## and integration tests (the README's grpcurl examples included).
 test: setup lint deploy-check
-	cargo test --all-targets
+	cargo test --workspace --all-targets
 
 lint:
-	cargo fmt --check
-	cargo clippy --all-targets -- -D warnings
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
 	buf lint
+
+## The load generator: rmw side by side with the same scripts run directly
+## (redis-benchmark, redis-py); prints the figures, writes bench-out/.
+bench:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench
 
 ## Dockerfile lint, kustomize render + Kubernetes schema validation (offline).
 deploy-check:

