@@ -11,9 +11,11 @@ run:
 	cargo run --release -- --dev
 
 ## Every check: formatting, clippy, buf lint, the deployment manifests, unit
-## and integration tests (the README's grpcurl examples included).
+## and integration tests (the README's grpcurl examples included), and the
+## Python and Node example clients against a live service.
 test: setup lint deploy-check
 	cargo test --workspace --all-targets
+	scripts/check-clients.sh target/debug/rmw
 
 lint:
 	cargo fmt --all --check

@@ -56,6 +56,15 @@ for tool in grpcurl kubectl kubernetes-validate hadolint; do
   fi
 done
 
+# The example clients (scripts/check-clients.sh): Python packages pinned in
+# clients/python/requirements.txt, Node packages in clients/node's lockfile.
+"$venv/bin/python" -c 'import grpc_tools, google.rpc.status_pb2, pytest' 2>/dev/null ||
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/clients/python/requirements.txt"
+if [ ! -d "$root/clients/node/node_modules/@grpc/grpc-js" ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm ci --prefix "$root/clients/node" --no-audit --no-fund --loglevel=error
+fi
+
 # buf (lint and breaking-change checks of proto/), pinned in tools/.
 if [ ! -x "$root/tools/node_modules/.bin/buf" ]; then
   command -v npm >/dev/null || apt_install nodejs npm

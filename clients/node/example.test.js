@@ -1,0 +1,169 @@
+'use strict';
+// Checks the Node client path against a live rmw:
+//
+//     RMW_ADDR=127.0.0.1:50051 node --test clients/node/
+//
+// Every run uses fresh ids (uuid), so it passes again against the same Redis.
+// int64 fields come back as strings (longs: String) and are compared as such.
+
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const crypto = require('node:crypto');
+const grpc = require('@grpc/grpc-js');
+const example = require('./example');
+
+const { call, errorDetails } = example;
+const uid = () => crypto.randomUUID().replaceAll('-', '');
+
+let rmw;
+
+before(async () => {
+  const addr = process.env.RMW_ADDR;
+  assert.ok(addr, 'set RMW_ADDR to the address of a running rmw (host:port)');
+  rmw = example.connect(addr);
+  await rmw.ready();
+});
+
+after(() => rmw && rmw.close());
+
+/** Resolves to the gRPC error a call fails with; fails if it succeeds. */
+async function rejection(promise) {
+  try {
+    await promise;
+  } catch (err) {
+    return err;
+  }
+  assert.fail('expected the call to fail');
+}
+
+async function stock(store, products) {
+  const reply = await call(rmw.inventory, 'GetStock', { store, products });
+  return Object.fromEntries(reply.levels.map((l) => [l.product, l.quantity]));
+}
+
+async function balances(book, accounts) {
+  const reply = await call(rmw.ledger, 'GetBalances', { book, accounts });
+  return reply.balances.map((b) => [b.account, b.balance]);
+}
+
+test('PlaceOrder places, and an overdrawing order is a typed refusal that changes nothing', async () => {
+  const store = `store-${uid()}`;
+  await call(rmw.inventory, 'SetStock', {
+    store,
+    levels: [
+      { product: 'mug', quantity: '3' },
+      { product: 'tee', quantity: '10' },
+    ],
+  });
+
+  const placed = await example.placeOrder(rmw, store, `order-${uid()}`, { tee: 2, mug: 1 });
+  assert.equal(placed.outcome, 'placed');
+  assert.equal(placed.replayed, false);
+  assert.deepEqual(
+    placed.placed.changes.map((c) => [c.product, c.before, c.after]),
+    [
+      ['tee', '10', '8'],
+      ['mug', '3', '2'],
+    ],
+  );
+
+  const refused = await example.placeOrder(rmw, store, `order-${uid()}`, { tee: 1, mug: 5 });
+  assert.equal(refused.outcome, 'insufficientStock');
+  assert.deepEqual(
+    { ...refused.insufficientStock },
+    { product: 'mug', available: '2', requested: '5' },
+  );
+  assert.deepEqual(await stock(store, ['mug', 'tee']), { mug: '2', tee: '8' });
+});
+
+test('a Transfer retried with the same transfer_id moves money once', async () => {
+  const book = `book-${uid()}`;
+  await call(rmw.ledger, 'Credit', { book, account: 'alice', amount: '1000' });
+  const transferId = `tx-${uid()}`;
+
+  const first = await example.transfer(rmw, book, 'alice', 'bob', 250, transferId);
+  assert.equal(first.outcome, 'transferred');
+  assert.equal(first.replayed, false);
+  assert.equal(first.transferred.fromBalance, '750');
+  assert.equal(first.transferred.toBalance, '250');
+
+  const retry = await example.transfer(rmw, book, 'alice', 'bob', 250, transferId);
+  assert.equal(retry.replayed, true);
+  assert.deepEqual(retry.transferred, first.transferred);
+  assert.deepEqual(await balances(book, ['alice', 'bob']), [
+    ['alice', '750'],
+    ['bob', '250'],
+  ]);
+
+  // The same id for another transfer is refused, and moves nothing.
+  const err = await rejection(example.transfer(rmw, book, 'alice', 'bob', 300, transferId));
+  const d = errorDetails(err);
+  assert.equal(d.code, grpc.status.ALREADY_EXISTS);
+  assert.equal(d.reason, 'REQUEST_ID_REUSED');
+  assert.equal(d.domain, 'rmw.v1');
+  assert.deepEqual(await balances(book, ['alice', 'bob']), [
+    ['alice', '750'],
+    ['bob', '250'],
+  ]);
+});
+
+test('CompareAndSwap swaps, then a stale expectation conflicts with the current value', async () => {
+  const key = `cfg:${uid()}`;
+  const created = await call(rmw.values, 'CompareAndSwap', { key, newValue: Buffer.from('blue') });
+  assert.equal(created.outcome, 'swapped');
+
+  const swapped = await call(rmw.values, 'CompareAndSwap', {
+    key,
+    expected: Buffer.from('blue'),
+    newValue: Buffer.from('green'),
+  });
+  assert.equal(swapped.outcome, 'swapped');
+
+  const stale = await call(rmw.values, 'CompareAndSwap', {
+    key,
+    expected: Buffer.from('blue'),
+    newValue: Buffer.from('red'),
+  });
+  assert.equal(stale.outcome, 'conflict');
+  assert.equal(stale.conflict._current, 'current');
+  assert.equal(stale.conflict.current.toString(), 'green');
+  const got = await call(rmw.values, 'GetValue', { key });
+  assert.equal(got.value.toString(), 'green');
+
+  // Expecting a value of a key that does not exist: conflict, no current.
+  const missing = await call(rmw.values, 'CompareAndSwap', {
+    key: `${key}:missing`,
+    expected: Buffer.from('blue'),
+    newValue: Buffer.from('red'),
+  });
+  assert.equal(missing.outcome, 'conflict');
+  assert.equal(missing.conflict._current, undefined);
+});
+
+test('the casUpdate loop increments', async () => {
+  const key = `visits:${uid()}`;
+  for (let i = 0; i < 3; i++) {
+    await example.casUpdate(rmw, key, (old) => Buffer.from(String(Number(old ? old.toString() : '0') + 1)));
+  }
+  const got = await call(rmw.values, 'GetValue', { key });
+  assert.equal(got.value.toString(), '3');
+});
+
+test('INVALID_ARGUMENT carries a BadRequest naming the field', async () => {
+  const err = await rejection(call(rmw.values, 'CompareAndSwap', { key: '', newValue: Buffer.from('x') }));
+  const d = errorDetails(err);
+  assert.equal(d.code, grpc.status.INVALID_ARGUMENT);
+  assert.equal(d.reason, 'INVALID_ARGUMENT');
+  assert.equal(d.domain, 'rmw.v1');
+  assert.ok(d.fieldViolations.key, `no violation for "key" in ${JSON.stringify(d.fieldViolations)}`);
+});
+
+test('the walk-through runs', async (t) => {
+  const lines = [];
+  t.mock.method(console, 'log', (line) => lines.push(line));
+  await example.main(process.env.RMW_ADDR);
+  const out = lines.join('\n');
+  assert.match(out, /replayed=true/);
+  assert.match(out, /ALREADY_EXISTS REQUEST_ID_REUSED/);
+  assert.match(out, /after three CAS increments/);
+});

@@ -1,0 +1,158 @@
+"""Checks the Python client path against a live rmw.
+
+    RMW_ADDR=127.0.0.1:50051 python -m pytest clients/python
+
+Every run uses fresh ids (uuid), so it passes again against the same Redis.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import grpc
+import pytest
+
+import example
+from example import error_details
+from rmw.v1 import inventory_pb2, ledger_pb2, values_pb2
+
+T = example.TIMEOUT_S
+
+
+@pytest.fixture(scope="module")
+def rmw():
+    addr = os.environ.get("RMW_ADDR")
+    if not addr:
+        pytest.fail("set RMW_ADDR to the address of a running rmw (host:port)")
+    client = example.connect(addr)
+    grpc.channel_ready_future(client.channel).result(timeout=10)
+    yield client
+    client.close()
+
+
+def uid() -> str:
+    return uuid.uuid4().hex
+
+
+def stock(rmw, store, products):
+    reply = rmw.inventory.GetStock(
+        inventory_pb2.GetStockRequest(store=store, products=products), timeout=T
+    )
+    return {level.product: level.quantity for level in reply.levels}
+
+
+def test_place_order_then_insufficient_stock_changes_nothing(rmw):
+    store = f"store-{uid()}"
+    rmw.inventory.SetStock(
+        inventory_pb2.SetStockRequest(
+            store=store,
+            levels=[
+                inventory_pb2.StockLevel(product="mug", quantity=3),
+                inventory_pb2.StockLevel(product="tee", quantity=10),
+            ],
+        ),
+        timeout=T,
+    )
+
+    placed = example.place_order(rmw, store, f"order-{uid()}", {"tee": 2, "mug": 1})
+    assert placed.WhichOneof("outcome") == "placed"
+    assert not placed.replayed
+    changes = [(c.product, c.before, c.after) for c in placed.placed.changes]
+    assert changes == [("tee", 10, 8), ("mug", 3, 2)]
+
+    # An order that overdraws one product is a typed answer, not an error,
+    # and takes none of its items.
+    refused = example.place_order(rmw, store, f"order-{uid()}", {"tee": 1, "mug": 5})
+    assert refused.WhichOneof("outcome") == "insufficient_stock"
+    short = refused.insufficient_stock
+    assert (short.product, short.available, short.requested) == ("mug", 2, 5)
+    assert stock(rmw, store, ["mug", "tee"]) == {"mug": 2, "tee": 8}
+
+
+def test_transfer_retried_with_same_id_moves_money_once(rmw):
+    book = f"book-{uid()}"
+    rmw.ledger.Credit(
+        ledger_pb2.CreditRequest(book=book, account="alice", amount=1_000), timeout=T
+    )
+    transfer_id = f"tx-{uid()}"
+
+    first = example.transfer(rmw, book, "alice", "bob", 250, transfer_id)
+    assert first.WhichOneof("outcome") == "transferred"
+    assert not first.replayed
+    assert (first.transferred.from_balance, first.transferred.to_balance) == (750, 250)
+
+    retry = example.transfer(rmw, book, "alice", "bob", 250, transfer_id)
+    assert retry.replayed
+    assert retry.transferred == first.transferred
+
+    balances = rmw.ledger.GetBalances(
+        ledger_pb2.GetBalancesRequest(book=book, accounts=["alice", "bob"]), timeout=T
+    )
+    assert [(b.account, b.balance) for b in balances.balances] == [("alice", 750), ("bob", 250)]
+
+    # The same id for another transfer is refused, and moves nothing.
+    with pytest.raises(grpc.RpcError) as raised:
+        example.transfer(rmw, book, "alice", "bob", 300, transfer_id)
+    details = error_details(raised.value)
+    assert details.code == grpc.StatusCode.ALREADY_EXISTS
+    assert details.reason == "REQUEST_ID_REUSED"
+    assert details.domain == "rmw.v1"
+    balances = rmw.ledger.GetBalances(
+        ledger_pb2.GetBalancesRequest(book=book, accounts=["alice", "bob"]), timeout=T
+    )
+    assert [b.balance for b in balances.balances] == [750, 250]
+
+
+def test_compare_and_swap_swaps_then_conflicts_with_current_value(rmw):
+    key = f"cfg:{uid()}"
+    created = rmw.values.CompareAndSwap(
+        values_pb2.CompareAndSwapRequest(key=key, new_value=b"blue"), timeout=T
+    )
+    assert created.WhichOneof("outcome") == "swapped"
+
+    swapped = rmw.values.CompareAndSwap(
+        values_pb2.CompareAndSwapRequest(key=key, expected=b"blue", new_value=b"green"),
+        timeout=T,
+    )
+    assert swapped.WhichOneof("outcome") == "swapped"
+
+    # A stale expectation is a typed refusal carrying what is stored.
+    stale = rmw.values.CompareAndSwap(
+        values_pb2.CompareAndSwapRequest(key=key, expected=b"blue", new_value=b"red"),
+        timeout=T,
+    )
+    assert stale.WhichOneof("outcome") == "conflict"
+    assert stale.conflict.HasField("current")
+    assert stale.conflict.current == b"green"
+    got = rmw.values.GetValue(values_pb2.GetValueRequest(key=key), timeout=T)
+    assert got.value == b"green"
+
+
+def test_cas_update_loop(rmw):
+    key = f"visits:{uid()}"
+    for _ in range(3):
+        example.cas_update(rmw, key, lambda old: str(int(old or b"0") + 1).encode())
+    got = rmw.values.GetValue(values_pb2.GetValueRequest(key=key), timeout=T)
+    assert got.value == b"3"
+
+
+def test_invalid_argument_names_the_field(rmw):
+    with pytest.raises(grpc.RpcError) as raised:
+        rmw.values.CompareAndSwap(
+            values_pb2.CompareAndSwapRequest(key="", new_value=b"x"), timeout=T
+        )
+    details = error_details(raised.value)
+    assert details.code == grpc.StatusCode.INVALID_ARGUMENT
+    assert details.reason == "INVALID_ARGUMENT"
+    assert details.domain == "rmw.v1"
+    assert "key" in details.field_violations
+    assert details.field_violations["key"]
+
+
+def test_walk_through_runs(rmw, capsys):
+    example.main(os.environ["RMW_ADDR"])
+    out = capsys.readouterr().out
+    assert "replayed=True" in out
+    assert "ALREADY_EXISTS REQUEST_ID_REUSED" in out
+    assert "after three CAS increments" in out
