@@ -197,21 +197,26 @@ for target in targets:
           <= dep["spec"]["template"]["metadata"]["labels"].items(),
           "Service selector matches the pod labels")
 
-    # Probes: exactly one handler each. Native gRPC probes where the port is
-    # plaintext; with gRPC TLS the kubelet's (plaintext) gRPC probe cannot
-    # pass, so none may be used there.
+    # Probes: native gRPC probes, exactly one handler each. The kubelet's
+    # gRPC probe speaks plaintext: with gRPC TLS the probes must use the
+    # plaintext health port (RMW_HEALTH_LISTEN), which must be declared.
     tls = "RMW_TLS_CERT" in config
+    probe_port = 50051
+    if tls:
+        health = config.get("RMW_HEALTH_LISTEN", "")
+        check(target, health.rsplit(":", 1)[-1].isdigit(),
+              "gRPC TLS comes with a plaintext health port (RMW_HEALTH_LISTEN)")
+        probe_port = int(health.rsplit(":", 1)[-1]) if health.rsplit(":", 1)[-1].isdigit() else None
+        check(target, probe_port in {p.get("containerPort") for p in c.get("ports", [])},
+              "the health port is a container port")
     for kind, service in (("readinessProbe", ""), ("livenessProbe", "liveness"),
                           ("startupProbe", "liveness")):
         probe = c.get(kind)
         handlers = [h for h in ("grpc", "httpGet", "tcpSocket", "exec") if probe and h in probe]
         check(target, len(handlers) == 1, f"{kind} has exactly one handler")
-        if tls:
-            check(target, handlers != ["grpc"], f"{kind} is not a gRPC probe (gRPC port uses TLS)")
-        else:
-            grpc = probe.get("grpc", {}) if probe else {}
-            check(target, grpc.get("port") == 50051 and grpc.get("service") == service,
-                  f"{kind} is grpc port 50051 service {service!r}")
+        grpc = probe.get("grpc", {}) if probe else {}
+        check(target, grpc.get("port") == probe_port and grpc.get("service") == service,
+              f"{kind} is grpc port {probe_port} service {service!r}")
 
     # Shutdown: preStop sleep + drain fits in the grace period.
     sleep = c.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds")

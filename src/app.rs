@@ -1,13 +1,13 @@
 //! Wiring: configuration in, a serving process out. Tests and the binary
 //! go through the same `serve`.
 
-use std::future::Future;
+use std::{future::Future, sync::Arc};
 
 use anyhow::Context as _;
 use tokio::{net::TcpListener, sync::watch};
 use tonic::{
     service::RoutesBuilder,
-    transport::{Server, server::TcpIncoming},
+    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
 };
 use tonic_health::pb::health_server::HealthServer;
 
@@ -16,14 +16,47 @@ use crate::{
     dev_redis::RedisProcess,
     grpc::{self, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
-    ops::{Context, Keyspace},
+    ops::{Context, Keyspace, Limits},
     redis::{Redis, RedisConfig},
-    shutdown, telemetry,
+    shutdown,
+    telemetry::{self, metrics::Metrics},
 };
+
+/// The sockets the service serves on.
+pub struct Listeners {
+    /// gRPC.
+    pub grpc: TcpListener,
+    /// Prometheus `/metrics`, when enabled.
+    pub metrics: Option<TcpListener>,
+    /// Plaintext health only, when enabled.
+    pub health: Option<TcpListener>,
+}
+
+impl Listeners {
+    /// Binds what `config` asks for: a busy port fails start-up at once.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        let bind = |addr| async move {
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr}"))
+        };
+        Ok(Self {
+            grpc: bind(config.listen).await?,
+            metrics: match config.metrics_listen {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            },
+            health: match config.health_listen {
+                Some(addr) => Some(bind(addr).await?),
+                None => None,
+            },
+        })
+    }
+}
 
 /// Runs the service until SIGTERM or SIGINT: the binary's whole life.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format, &config.log)?;
+    let telemetry = telemetry::init(config.log_format, &config.log)?;
     // Held until the end: dropping it stops the dev Redis.
     let mut dev_redis = None;
     let url = match (&config.redis_url, config.dev) {
@@ -37,23 +70,25 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             "no Redis: pass --redis-url (RMW_REDIS_URL), or --dev to start a private redis-server"
         ),
     };
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("cannot listen on {}", config.listen))?;
-    tracing::info!(addr = %config.listen, "serving gRPC");
-    serve(&config, &url, listener, shutdown::signal_received()).await?;
+    let listeners = Listeners::bind(&config).await?;
+    tracing::info!(addr = %config.listen, tls = config.tls_cert.is_some(), "serving gRPC");
+    let served = serve(&config, &url, listeners, shutdown::signal_received()).await;
     drop(dev_redis);
+    // The exporter needs the runtime to send what is buffered, so the
+    // blocking flush runs beside it, not on it.
+    tokio::task::spawn_blocking(move || telemetry.flush()).await?;
+    served?;
     tracing::info!("stopped");
     Ok(())
 }
 
-/// Serves on `listener` against the Redis at `redis_url` until `shutdown`
+/// Serves on `listeners` against the Redis at `redis_url` until `shutdown`
 /// resolves, then drains: health turns NOT_SERVING at once, in-flight RPCs
 /// finish (for at most the drain timeout), and this returns.
 pub async fn serve(
     config: &Config,
     redis_url: &str,
-    listener: TcpListener,
+    listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     let redis = Redis::new(&RedisConfig {
@@ -70,10 +105,15 @@ pub async fn serve(
         cluster: false,
         stream_max_len: config.stream_max_len,
         clock_skew_secs: config.quota_clock_skew_secs,
+        limits: Limits {
+            max_key_bytes: config.max_key_bytes as usize,
+            max_items: config.max_items as usize,
+        },
     };
+    let metrics = Metrics::new(redis.clone());
 
     let mut routes = RoutesBuilder::default();
-    let services = grpc::add_api(&mut routes, &cx, &redis);
+    let services = grpc::add_api(&mut routes, &cx, &redis, config.max_message_bytes as usize);
     let advertised: Vec<&'static str> = services
         .iter()
         .copied()
@@ -94,11 +134,9 @@ pub async fn serve(
         config.health_interval,
         stopped,
     ));
-    let (draining_tx, mut draining) = watch::channel(false);
-    routes.add_service(HealthServer::new(DrainingHealth::new(
-        reporter,
-        draining.clone(),
-    )));
+    let (draining_tx, draining) = watch::channel(false);
+    let health = || HealthServer::new(DrainingHealth::new(reporter.clone(), draining.clone()));
+    routes.add_service(health());
     let signal = async {
         shutdown.await;
         tracing::info!("shutting down: NOT_SERVING, draining in-flight requests");
@@ -106,12 +144,34 @@ pub async fn serve(
         readiness.shut_down().await;
         let _ = draining_tx.send(true);
     };
+    let drained = || {
+        let mut draining = draining.clone();
+        async move {
+            let _ = draining.wait_for(|&d| d).await;
+        }
+    };
 
+    if let Some(listener) = listeners.metrics {
+        tokio::spawn(Arc::clone(&metrics).serve(listener, drained()));
+    }
+    if let Some(listener) = listeners.health {
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        tokio::spawn(
+            Server::builder()
+                .add_service(health())
+                .serve_with_incoming_shutdown(incoming, drained()),
+        );
+    }
+
+    let mut builder = Server::builder().max_concurrent_streams(config.max_concurrent_streams);
+    if let Some(tls) = tls_config(config)? {
+        builder = builder.tls_config(tls)?;
+    }
     // The builder's TCP_NODELAY does not reach `serve_with_incoming`; set on
     // the incoming stream, it spares every reply a 40 ms delayed-ACK stall.
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    let server = Server::builder()
-        .layer(RpcLayer::new(config.default_timeout))
+    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+    let server = builder
+        .layer(RpcLayer::new(config.default_timeout, metrics))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, signal);
 
@@ -119,10 +179,25 @@ pub async fn serve(
     tokio::select! {
         result = server => result.context("gRPC server failed")?,
         () = async {
-            let _ = draining.wait_for(|&d| d).await;
+            drained().await;
             tokio::time::sleep(drain_timeout).await;
         } => tracing::warn!(?drain_timeout, "drain timeout passed; in-flight requests are dropped"),
     }
     let _ = watcher.await;
     Ok(())
+}
+
+/// TLS (and mutual TLS) from the configured PEM files.
+fn tls_config(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+    let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
+        return Ok(None);
+    };
+    let read = |path: &std::path::Path| {
+        std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let mut tls = ServerTlsConfig::new().identity(Identity::from_pem(read(cert)?, read(key)?));
+    if let Some(ca) = &config.tls_client_ca {
+        tls = tls.client_ca_root(Certificate::from_pem(read(ca)?));
+    }
+    Ok(Some(tls))
 }

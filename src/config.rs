@@ -1,6 +1,6 @@
 //! Configuration: flags, each with an `RMW_*` environment variable.
 
-use std::{net::SocketAddr, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
@@ -15,7 +15,8 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// Redis URL: `redis://[user:password@]host:port[/db]`, or `rediss://`
-    /// for TLS.
+    /// for TLS (the server certificate is checked against the system's
+    /// roots, or the file `SSL_CERT_FILE` names).
     #[arg(long, env = "RMW_REDIS_URL")]
     pub redis_url: Option<String>,
 
@@ -75,6 +76,49 @@ pub struct Config {
     /// After SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration)]
     pub drain_timeout: Duration,
+
+    /// Serve Prometheus metrics on this address (`/metrics`); off when
+    /// unset.
+    #[arg(long, env = "RMW_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Also serve `grpc.health.v1.Health`, and nothing else, in plaintext
+    /// on this address: for probes that cannot speak TLS (Kubernetes' gRPC
+    /// probes) when `--tls-cert` is set.
+    #[arg(long, env = "RMW_HEALTH_LISTEN")]
+    pub health_listen: Option<SocketAddr>,
+
+    /// PEM certificate (chain) for gRPC over TLS; needs `--tls-key`.
+    #[arg(long, env = "RMW_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "RMW_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): clients must present a certificate they
+    /// signed (mutual TLS). Needs `--tls-cert`.
+    #[arg(long, env = "RMW_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes; a larger one is refused
+    /// with OUT_OF_RANGE before it is decoded.
+    #[arg(long, env = "RMW_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_message_bytes: u32,
+
+    /// The longest value or record key accepted, in bytes.
+    #[arg(long, env = "RMW_MAX_KEY_BYTES", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_key_bytes: u32,
+
+    /// Most products, levels or accounts in one request (SetStock,
+    /// GetStock, PlaceOrder, GetBalances).
+    #[arg(long, env = "RMW_MAX_ITEMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    pub max_items: u32,
+
+    /// Most RPCs in flight on one client connection (HTTP/2
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); more wait in the client.
+    #[arg(long, env = "RMW_MAX_CONCURRENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_streams: u32,
 
     /// Runtime threads: 1 runs everything on one thread (tokio's
     /// current-thread runtime: half the CPU per call of a 2-thread pool in

@@ -2,6 +2,8 @@
 
 use tonic::{Request, Response, Status};
 
+use super::reply;
+
 use crate::{
     proto::v1::{self as pb, admin_service_server::AdminService},
     redis::{Redis, Script},
@@ -49,6 +51,6 @@ impl AdminService for Admin {
                     .collect(),
             })
             .collect();
-        Ok(Response::new(pb::GetScriptStatusResponse { scripts }))
+        Ok(reply(pb::GetScriptStatusResponse { scripts }))
     }
 }

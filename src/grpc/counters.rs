@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, timestamp};
+use super::{deadline_of, reply, timestamp};
 use crate::{
     error::Fields,
     ops::{
@@ -90,7 +90,7 @@ impl CountersService for Counters {
                 .into(),
             }),
         };
-        Ok(Response::new(pb::AdjustCounterResponse {
+        Ok(reply(pb::AdjustCounterResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -105,7 +105,7 @@ impl CountersService for Counters {
         let name = f.take("name", Id::parse(&request.get_ref().name));
         let name = f.finish(|| name)?;
         let value = self.cx.get_counter(&name, deadline).await?;
-        Ok(Response::new(pb::GetCounterResponse { value }))
+        Ok(reply(pb::GetCounterResponse { value }))
     }
 
     async fn consume_quota(
@@ -145,7 +145,7 @@ impl CountersService for Counters {
                 })
             }
         };
-        Ok(Response::new(pb::ConsumeQuotaResponse {
+        Ok(reply(pb::ConsumeQuotaResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -163,7 +163,7 @@ impl CountersService for Counters {
         let offset = f.take("utc_offset_minutes", utc_offset(request.utc_offset_minutes));
         let (name, limit, offset) = f.finish(|| Some((name?, limit?, offset?)))?;
         let state = self.cx.get_quota(&name, limit, offset, deadline).await?;
-        Ok(Response::new(pb::GetQuotaResponse {
+        Ok(reply(pb::GetQuotaResponse {
             count: state.count,
             remaining: state.remaining,
             resets_at: Some(timestamp(state.resets_at)),

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::{MAX_ITEMS, deadline_of, ids, timestamp};
+use super::{deadline_of, ids, reply, timestamp};
 use crate::{
     error::{Error, Fields},
     ops::{
@@ -51,6 +51,7 @@ impl InventoryService for Inventory {
                 .iter()
                 .map(|l| (l.product.as_str(), l.quantity)),
             0,
+            self.cx.limits.max_items,
         );
         let request = f.finish(|| {
             Some(SetStock {
@@ -60,7 +61,7 @@ impl InventoryService for Inventory {
             })
         })?;
         let replied = self.cx.set_stock(&request, deadline).await?;
-        Ok(Response::new(pb::SetStockResponse {
+        Ok(reply(pb::SetStockResponse {
             replayed: replied.replayed,
             outcome: Some(set::Outcome::Set(set::Set {
                 changes: replied.outcome.into_iter().map(change).collect(),
@@ -90,7 +91,7 @@ impl InventoryService for Inventory {
             })
         })?;
         let replied = self.cx.restock(&request, deadline).await?;
-        Ok(Response::new(pb::RestockResponse {
+        Ok(reply(pb::RestockResponse {
             replayed: replied.replayed,
             outcome: Some(restock::Outcome::Restocked(restock::Restocked {
                 change: Some(change(replied.outcome)),
@@ -106,10 +107,15 @@ impl InventoryService for Inventory {
         let request = request.into_inner();
         let mut f = Fields::new();
         let store = f.take("store", Id::parse(&request.store));
-        let products = ids(&mut f, "products", &request.products);
+        let products = ids(
+            &mut f,
+            "products",
+            &request.products,
+            self.cx.limits.max_items,
+        );
         let (store, products) = f.finish(|| Some((store?, products?)))?;
         let levels = self.cx.get_stock(&store, &products, deadline).await?;
-        Ok(Response::new(pb::GetStockResponse {
+        Ok(reply(pb::GetStockResponse {
             levels: products
                 .into_iter()
                 .zip(levels)
@@ -164,7 +170,7 @@ impl InventoryService for Inventory {
                 requested,
             }),
         };
-        Ok(Response::new(pb::DeductResponse {
+        Ok(reply(pb::DeductResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -187,6 +193,7 @@ impl InventoryService for Inventory {
                 .iter()
                 .map(|i| (i.product.as_str(), i.quantity)),
             1,
+            self.cx.limits.max_items,
         );
         let order = f.finish(|| {
             Some(PlaceOrder {
@@ -210,7 +217,7 @@ impl InventoryService for Inventory {
                 requested,
             }),
         };
-        Ok(Response::new(pb::PlaceOrderResponse {
+        Ok(reply(pb::PlaceOrderResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -240,7 +247,7 @@ impl InventoryService for Inventory {
                 cancel::Outcome::AlreadyCancelled(cancel::AlreadyCancelled {})
             }
         };
-        Ok(Response::new(pb::CancelOrderResponse {
+        Ok(reply(pb::CancelOrderResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -266,23 +273,24 @@ impl InventoryService for Inventory {
             })
         })?;
         let page = self.cx.movements(&query, deadline).await?;
-        Ok(Response::new(pb::ListMovementsResponse {
+        Ok(reply(pb::ListMovementsResponse {
             movements: page.items.into_iter().map(movement).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
         }))
     }
 }
 
-/// Validates a list of `(product, units)`: 1–100 of them, each product
-/// once, units from `min` to 2^53−1.
+/// Validates a list of `(product, units)`: 1 to `max_items` of them, each
+/// product once, units from `min` to 2^53−1.
 fn items<'a>(
     f: &mut Fields,
     field: &str,
     items: impl ExactSizeIterator<Item = (&'a str, i64)>,
     min: i64,
+    max_items: usize,
 ) -> Option<Vec<Item>> {
-    if items.len() == 0 || items.len() > MAX_ITEMS {
-        f.violate(field, format!("must hold 1 to {MAX_ITEMS} products"));
+    if items.len() == 0 || items.len() > max_items {
+        f.violate(field, format!("must hold 1 to {max_items} products"));
         return None;
     }
     let mut first: HashMap<&str, usize> = HashMap::new();

@@ -1,4 +1,5 @@
-//! The per-RPC tower layer: every `rmw.v1` call gets a deadline here.
+//! The per-RPC tower layer: every `rmw.v1` call gets its deadline, its
+//! span and its metrics here, once, instead of in every handler.
 //!
 //! tonic enforces `grpc-timeout` itself, but answers CANCELLED "Timeout
 //! expired". This layer, inside tonic's, derives the same deadline (or the
@@ -11,30 +12,40 @@
 use std::{
     future::Future,
     pin::Pin,
+    sync::Arc,
     task::{Context, Poll},
     time::Duration,
 };
 
+use opentelemetry::propagation::Extractor;
+use tokio::time::Instant;
 use tonic::{
-    Status,
+    Code, Status,
     body::Body,
     codegen::http::{HeaderMap, Request, Response},
 };
 use tower::{Layer, Service};
+use tracing::{Instrument, Span, field::Empty};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
 
-use crate::{deadline::Deadline, error::Error};
+use super::Outcome;
+use crate::{deadline::Deadline, error::Error, telemetry::metrics::Metrics};
 
-/// Adds deadlines to `rmw.v1` RPCs.
-#[derive(Clone, Copy, Debug)]
+/// Adds deadlines, spans and metrics to `rmw.v1` RPCs.
+#[derive(Clone, Debug)]
 pub struct RpcLayer {
     default_timeout: Duration,
+    metrics: Arc<Metrics>,
 }
 
 impl RpcLayer {
     /// Requests without `grpc-timeout` get `default_timeout`.
     #[must_use]
-    pub fn new(default_timeout: Duration) -> Self {
-        Self { default_timeout }
+    pub fn new(default_timeout: Duration, metrics: Arc<Metrics>) -> Self {
+        Self {
+            default_timeout,
+            metrics,
+        }
     }
 }
 
@@ -44,7 +55,7 @@ impl<S> Layer<S> for RpcLayer {
     fn layer(&self, inner: S) -> Rpc<S> {
         Rpc {
             inner,
-            default_timeout: self.default_timeout,
+            layer: self.clone(),
         }
     }
 }
@@ -53,7 +64,7 @@ impl<S> Layer<S> for RpcLayer {
 #[derive(Clone, Debug)]
 pub struct Rpc<S> {
     inner: S,
-    default_timeout: Duration,
+    layer: RpcLayer,
 }
 
 type BoxFuture<T, E> = Pin<Box<dyn Future<Output = Result<T, E>> + Send>>;
@@ -76,16 +87,135 @@ where
         if !request.uri().path().starts_with("/rmw.v1.") {
             return Box::pin(self.inner.call(request));
         }
-        let timeout = grpc_timeout(request.headers()).unwrap_or(self.default_timeout);
+        let metrics = Arc::clone(&self.layer.metrics);
+        let method = metrics.method(request.uri().path());
+        let timeout = grpc_timeout(request.headers()).unwrap_or(self.layer.default_timeout);
         let deadline = Deadline::after(timeout);
         request.extensions_mut().insert(deadline);
-        let response = self.inner.call(request);
-        Box::pin(async move {
-            match tokio::time::timeout_at(deadline.instant(), response).await {
-                Ok(result) => result,
-                Err(_) => Ok(Status::from(Error::DeadlineExceeded).into_http()),
+
+        let span = tracing::debug_span!(
+            "rpc",
+            otel.name = method,
+            otel.kind = "server",
+            rpc.system = "grpc",
+            rpc.method = method,
+            rpc.grpc.status_code = Empty,
+            rmw.outcome = Empty,
+        );
+        if !span.is_disabled() {
+            // W3C traceparent from the caller becomes the span's parent.
+            let parent = opentelemetry::global::get_text_map_propagator(|propagator| {
+                propagator.extract(&Headers(request.headers()))
+            });
+            let _ = span.set_parent(parent);
+        }
+
+        let mut answer = Answer::new(metrics, method);
+        let response = {
+            let _entered = span.enter();
+            self.inner.call(request)
+        };
+        Box::pin(
+            async move {
+                let result = match tokio::time::timeout_at(deadline.instant(), response).await {
+                    Ok(result) => result,
+                    Err(_) => Ok(Status::from(Error::DeadlineExceeded).into_http()),
+                };
+                if let Ok(response) = &result {
+                    answer.finish(response, &Span::current());
+                }
+                result
             }
-        })
+            .instrument(span),
+        )
+    }
+}
+
+/// Counts an RPC from its start to its answer; an RPC dropped before it
+/// was answered (the caller went away) counts as CANCELLED.
+struct Answer {
+    metrics: Arc<Metrics>,
+    method: &'static str,
+    started: Instant,
+    answered: bool,
+}
+
+impl Answer {
+    fn new(metrics: Arc<Metrics>, method: &'static str) -> Self {
+        metrics.started();
+        Self {
+            metrics,
+            method,
+            started: Instant::now(),
+            answered: false,
+        }
+    }
+
+    fn finish(&mut self, response: &Response<Body>, span: &Span) {
+        // Errors of a unary RPC come as trailers-only responses, with the
+        // status in the headers; a reply's OK comes later in trailers.
+        let code = response
+            .headers()
+            .get("grpc-status")
+            .map_or(Code::Ok, |value| Code::from_bytes(value.as_bytes()));
+        let code = code_name(code);
+        let outcome = response
+            .extensions()
+            .get::<Outcome>()
+            .map_or("none", |o| o.0);
+        span.record("rpc.grpc.status_code", code);
+        span.record("rmw.outcome", outcome);
+        self.metrics
+            .answered(self.method, code, outcome, self.started.elapsed());
+        self.answered = true;
+    }
+}
+
+impl Drop for Answer {
+    fn drop(&mut self) {
+        if !self.answered {
+            self.metrics
+                .answered(self.method, "CANCELLED", "none", self.started.elapsed());
+        }
+    }
+}
+
+/// A status code as metrics and spans name it.
+fn code_name(code: Code) -> &'static str {
+    match code {
+        Code::Ok => "OK",
+        Code::Cancelled => "CANCELLED",
+        Code::Unknown => "UNKNOWN",
+        Code::InvalidArgument => "INVALID_ARGUMENT",
+        Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+        Code::NotFound => "NOT_FOUND",
+        Code::AlreadyExists => "ALREADY_EXISTS",
+        Code::PermissionDenied => "PERMISSION_DENIED",
+        Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+        Code::FailedPrecondition => "FAILED_PRECONDITION",
+        Code::Aborted => "ABORTED",
+        Code::OutOfRange => "OUT_OF_RANGE",
+        Code::Unimplemented => "UNIMPLEMENTED",
+        Code::Internal => "INTERNAL",
+        Code::Unavailable => "UNAVAILABLE",
+        Code::DataLoss => "DATA_LOSS",
+        Code::Unauthenticated => "UNAUTHENTICATED",
+    }
+}
+
+/// Request headers, as the trace-context propagator reads them.
+struct Headers<'a>(&'a HeaderMap);
+
+impl Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|value| value.to_str().ok())
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0
+            .keys()
+            .map(tonic::codegen::http::HeaderName::as_str)
+            .collect()
     }
 }
 

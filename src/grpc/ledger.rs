@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, ids, timestamp};
+use super::{deadline_of, ids, reply, timestamp};
 use crate::{
     error::Fields,
     ops::{
@@ -115,7 +115,7 @@ impl LedgerService for Ledger {
                 );
             }
         };
-        Ok(Response::new(pb::CreditResponse {
+        Ok(reply(pb::CreditResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -153,7 +153,7 @@ impl LedgerService for Ledger {
                 debit::Outcome::InsufficientFunds(insufficient(short))
             }
         };
-        Ok(Response::new(pb::DebitResponse {
+        Ok(reply(pb::DebitResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -205,7 +205,7 @@ impl LedgerService for Ledger {
                 transfer::Outcome::InsufficientFunds(insufficient(short))
             }
         };
-        Ok(Response::new(pb::TransferResponse {
+        Ok(reply(pb::TransferResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -219,10 +219,15 @@ impl LedgerService for Ledger {
         let request = request.into_inner();
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&request.book));
-        let accounts = ids(&mut f, "accounts", &request.accounts);
+        let accounts = ids(
+            &mut f,
+            "accounts",
+            &request.accounts,
+            self.cx.limits.max_items,
+        );
         let (book, accounts) = f.finish(|| Some((book?, accounts?)))?;
         let balances = self.cx.balances(&book, &accounts, deadline).await?;
-        Ok(Response::new(pb::GetBalancesResponse {
+        Ok(reply(pb::GetBalancesResponse {
             balances: accounts
                 .into_iter()
                 .zip(balances)
@@ -254,7 +259,7 @@ impl LedgerService for Ledger {
             })
         })?;
         let page = self.cx.entries(&query, deadline).await?;
-        Ok(Response::new(pb::ListEntriesResponse {
+        Ok(reply(pb::ListEntriesResponse {
             entries: page.items.into_iter().map(entry).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
         }))

@@ -7,6 +7,7 @@ pub mod health;
 mod inventory;
 pub mod layer;
 mod ledger;
+mod outcome;
 mod records;
 mod sequences;
 mod values;
@@ -19,6 +20,8 @@ pub use admin::Admin;
 pub use counters::Counters;
 pub use inventory::Inventory;
 pub use ledger::Ledger;
+pub use outcome::Outcome;
+use outcome::reply;
 pub use records::Records;
 pub use sequences::Sequences;
 pub use values::Values;
@@ -42,20 +45,40 @@ use crate::{
     redis::Redis,
 };
 
-/// Most products, accounts or items in one request.
-pub const MAX_ITEMS: usize = 100;
-
-/// Adds every served `rmw.v1` service over `cx` to `routes`; returns their
-/// full names, for health and reflection.
-pub fn add_api(routes: &mut RoutesBuilder, cx: &Context, redis: &Redis) -> Vec<&'static str> {
+/// Adds every served `rmw.v1` service over `cx` to `routes`, each
+/// refusing requests over `max_message_bytes`; returns their full names,
+/// for health and reflection.
+pub fn add_api(
+    routes: &mut RoutesBuilder,
+    cx: &Context,
+    redis: &Redis,
+    max_message_bytes: usize,
+) -> Vec<&'static str> {
+    let limit = max_message_bytes;
     routes
-        .add_service(ValuesServiceServer::new(Values::new(cx.clone())))
-        .add_service(RecordsServiceServer::new(Records::new(cx.clone())))
-        .add_service(InventoryServiceServer::new(Inventory::new(cx.clone())))
-        .add_service(CountersServiceServer::new(Counters::new(cx.clone())))
-        .add_service(LedgerServiceServer::new(Ledger::new(cx.clone())))
-        .add_service(SequencesServiceServer::new(Sequences::new(cx.clone())))
-        .add_service(AdminServiceServer::new(Admin::new(redis.clone())));
+        .add_service(
+            ValuesServiceServer::new(Values::new(cx.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            RecordsServiceServer::new(Records::new(cx.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            InventoryServiceServer::new(Inventory::new(cx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            CountersServiceServer::new(Counters::new(cx.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            LedgerServiceServer::new(Ledger::new(cx.clone())).max_decoding_message_size(limit),
+        )
+        .add_service(
+            SequencesServiceServer::new(Sequences::new(cx.clone()))
+                .max_decoding_message_size(limit),
+        )
+        .add_service(
+            AdminServiceServer::new(Admin::new(redis.clone())).max_decoding_message_size(limit),
+        );
     vec![
         ValuesServiceServer::<Values>::NAME,
         RecordsServiceServer::<Records>::NAME,
@@ -105,10 +128,10 @@ fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     time.into()
 }
 
-/// Validates a list of 1–100 ids, each violation at `field[i]`.
-fn ids(f: &mut Fields, field: &str, texts: &[String]) -> Option<Vec<Id>> {
-    if texts.is_empty() || texts.len() > MAX_ITEMS {
-        f.violate(field, format!("must hold 1 to {MAX_ITEMS} ids"));
+/// Validates a list of 1 to `max` ids, each violation at `field[i]`.
+fn ids(f: &mut Fields, field: &str, texts: &[String], max: usize) -> Option<Vec<Id>> {
+    if texts.is_empty() || texts.len() > max {
+        f.violate(field, format!("must hold 1 to {max} ids"));
         return None;
     }
     let checked: Vec<Option<Id>> = texts

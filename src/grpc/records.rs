@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::deadline_of;
+use super::{deadline_of, reply};
 use crate::{
     error::{Error, Fields},
     ops::{
@@ -35,9 +35,10 @@ impl RecordsService for Records {
         request: Request<pb::GetRecordRequest>,
     ) -> Result<Response<pb::GetRecordResponse>, Status> {
         let deadline = deadline_of(&request);
-        let key = Key::parse(&request.get_ref().key).map_err(|e| Error::invalid("key", e))?;
+        let key = Key::parse_at_most(&request.get_ref().key, self.cx.limits.max_key_bytes)
+            .map_err(|e| Error::invalid("key", e))?;
         let (version, value) = self.cx.get_record(&key, deadline).await?;
-        Ok(Response::new(pb::GetRecordResponse { version, value }))
+        Ok(reply(pb::GetRecordResponse { version, value }))
     }
 
     async fn put_record(
@@ -47,7 +48,10 @@ impl RecordsService for Records {
         let deadline = deadline_of(&request);
         let request = request.into_inner();
         let mut f = Fields::new();
-        let key = f.take("key", Key::parse(&request.key));
+        let key = f.take(
+            "key",
+            Key::parse_at_most(&request.key, self.cx.limits.max_key_bytes),
+        );
         let value = f.take("value", types::value(request.value));
         let version = f.take("expected_version", version(request.expected_version, 0));
         let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
@@ -67,7 +71,7 @@ impl RecordsService for Records {
             }
             RecordOutcome::Deleted(_) => return Err(unexpected().into()),
         };
-        Ok(Response::new(pb::PutRecordResponse {
+        Ok(reply(pb::PutRecordResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -80,7 +84,10 @@ impl RecordsService for Records {
         let deadline = deadline_of(&request);
         let request = request.into_inner();
         let mut f = Fields::new();
-        let key = f.take("key", Key::parse(&request.key));
+        let key = f.take(
+            "key",
+            Key::parse_at_most(&request.key, self.cx.limits.max_key_bytes),
+        );
         let version = f.take("expected_version", version(request.expected_version, 1));
         let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
         let write = f.finish(|| {
@@ -101,7 +108,7 @@ impl RecordsService for Records {
             }
             RecordOutcome::Written(_) => return Err(unexpected().into()),
         };
-        Ok(Response::new(pb::DeleteRecordResponse {
+        Ok(reply(pb::DeleteRecordResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))

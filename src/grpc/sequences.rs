@@ -2,7 +2,7 @@
 
 use tonic::{Request, Response, Status};
 
-use super::deadline_of;
+use super::{deadline_of, reply};
 use crate::{
     error::Fields,
     ops::{Context, Rejection, types::Id},
@@ -48,7 +48,7 @@ impl SequencesService for Sequences {
             .cx
             .next_ids(&name, count, request_id.as_ref(), deadline)
             .await?;
-        Ok(Response::new(pb::NextIdsResponse {
+        Ok(reply(pb::NextIdsResponse {
             replayed: replied.replayed,
             outcome: Some(next::Outcome::Issued(next::Issued {
                 ids: replied.outcome,
@@ -76,7 +76,7 @@ impl SequencesService for Sequences {
             .return_ids(&name, &request.ids, request_id.as_ref(), deadline)
             .await?;
         let returned = replied.outcome;
-        Ok(Response::new(pb::ReturnIdsResponse {
+        Ok(reply(pb::ReturnIdsResponse {
             replayed: replied.replayed,
             outcome: Some(ret::Outcome::Returned(ret::Returned {
                 accepted: returned.accepted,
@@ -106,7 +106,7 @@ impl SequencesService for Sequences {
         let name = f.take("name", Id::parse(&request.get_ref().name));
         let name = f.finish(|| name)?;
         let (highest_issued, free_count) = self.cx.sequence(&name, deadline).await?;
-        Ok(Response::new(pb::GetSequenceResponse {
+        Ok(reply(pb::GetSequenceResponse {
             highest_issued,
             free_count,
         }))

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::deadline_of;
+use super::{deadline_of, reply};
 use crate::{
     error::{Error, Fields, Invalid, InvalidReason, Violation},
     ops::{
@@ -45,12 +45,13 @@ impl ValuesService for Values {
         request: Request<pb::GetValueRequest>,
     ) -> Result<Response<pb::GetValueResponse>, Status> {
         let deadline = deadline_of(&request);
-        let key = Key::parse(&request.get_ref().key).map_err(|e| Error::invalid("key", e))?;
+        let key = Key::parse_at_most(&request.get_ref().key, self.cx.limits.max_key_bytes)
+            .map_err(|e| Error::invalid("key", e))?;
         let outcome = match self.cx.get_value(&key, deadline).await? {
             Some(value) => get::Outcome::Value(value),
             None => get::Outcome::NotFound(get::NotFound {}),
         };
-        Ok(Response::new(pb::GetValueResponse {
+        Ok(reply(pb::GetValueResponse {
             outcome: Some(outcome),
         }))
     }
@@ -60,13 +61,13 @@ impl ValuesService for Values {
         request: Request<pb::CompareAndSwapRequest>,
     ) -> Result<Response<pb::CompareAndSwapResponse>, Status> {
         let deadline = deadline_of(&request);
-        let request = cas_request(request.into_inner())?;
+        let request = cas_request(request.into_inner(), self.cx.limits.max_key_bytes)?;
         let replied = self.cx.compare_and_swap(&request, deadline).await?;
         let outcome = match replied.outcome {
             CasOutcome::Swapped => cas::Outcome::Swapped(cas::Swapped {}),
             CasOutcome::Conflict { current } => cas::Outcome::Conflict(cas::Conflict { current }),
         };
-        Ok(Response::new(pb::CompareAndSwapResponse {
+        Ok(reply(pb::CompareAndSwapResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
@@ -94,16 +95,19 @@ impl ValuesService for Values {
                 })
             }
         };
-        Ok(Response::new(pb::ConditionalUpdateResponse {
+        Ok(reply(pb::ConditionalUpdateResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
         }))
     }
 }
 
-fn cas_request(request: pb::CompareAndSwapRequest) -> Result<CompareAndSwap, Error> {
+fn cas_request(
+    request: pb::CompareAndSwapRequest,
+    max_key_bytes: usize,
+) -> Result<CompareAndSwap, Error> {
     let mut f = Fields::new();
-    let key = f.take("key", Key::parse(&request.key));
+    let key = f.take("key", Key::parse_at_most(&request.key, max_key_bytes));
     let expected = f.take("expected", request.expected.map(types::value).transpose());
     let new_value = f.take("new_value", request.new_value.map(types::value).transpose());
     let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
@@ -143,7 +147,7 @@ fn update_request(
         .conditions
         .into_iter()
         .enumerate()
-        .map(|(i, c)| condition(&mut f, i, c))
+        .map(|(i, c)| condition(&mut f, i, c, cx.limits.max_key_bytes))
         .collect();
     let mut first_write: HashMap<String, usize> = HashMap::new();
     let writes: Vec<Option<Write>> = request
@@ -159,7 +163,10 @@ fn update_request(
             } else {
                 first_write.insert(w.key.clone(), i);
             }
-            let key = f.take(format_args!("writes[{i}].key"), Key::parse(&w.key));
+            let key = f.take(
+                format_args!("writes[{i}].key"),
+                Key::parse_at_most(&w.key, cx.limits.max_key_bytes),
+            );
             let value = f.take(
                 format_args!("writes[{i}].value"),
                 w.value.map(types::value).transpose(),
@@ -183,10 +190,15 @@ fn update_request(
     Ok(request)
 }
 
-fn condition(f: &mut Fields, i: usize, condition: pb::Condition) -> Option<Condition> {
+fn condition(
+    f: &mut Fields,
+    i: usize,
+    condition: pb::Condition,
+    max_key_bytes: usize,
+) -> Option<Condition> {
     let key = f.take(
         format_args!("conditions[{i}].key"),
-        Key::parse(&condition.key),
+        Key::parse_at_most(&condition.key, max_key_bytes),
     );
     let operator = f.take(
         format_args!("conditions[{i}].operator"),

@@ -49,6 +49,26 @@ pub struct Context {
     /// Seconds added to Redis's clock when telling days apart: 0 but in
     /// tests of the daily rollover.
     pub clock_skew_secs: i64,
+    /// The configurable request limits.
+    pub limits: Limits,
+}
+
+/// Request limits set by configuration.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// The longest value or record key, in bytes.
+    pub max_key_bytes: usize,
+    /// Most products, levels or accounts in one request.
+    pub max_items: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_key_bytes: types::MAX_KEY_BYTES,
+            max_items: 100,
+        }
+    }
 }
 
 /// An outcome, and whether it was replayed from an idempotency record.

@@ -5,7 +5,7 @@
 
 use std::fmt;
 
-/// The longest caller key, in bytes.
+/// The longest caller key, in bytes, by default (`--max-key-bytes`).
 pub const MAX_KEY_BYTES: usize = 256;
 /// The longest id (store, product, book, account, name, order, request).
 pub const MAX_ID_BYTES: usize = 128;
@@ -20,13 +20,18 @@ pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 pub struct Key(String);
 
 impl Key {
-    /// Checks `text` against the key rules.
+    /// Checks `text` against the key rules, with the default length limit.
     pub fn parse(text: &str) -> Result<Self, String> {
+        Self::parse_at_most(text, MAX_KEY_BYTES)
+    }
+
+    /// Checks `text` against the key rules, at most `max_bytes` long.
+    pub fn parse_at_most(text: &str, max_bytes: usize) -> Result<Self, String> {
         if text.is_empty() {
             return Err("must not be empty".into());
         }
-        if text.len() > MAX_KEY_BYTES {
-            return Err(format!("must be at most {MAX_KEY_BYTES} bytes"));
+        if text.len() > max_bytes {
+            return Err(format!("must be at most {max_bytes} bytes"));
         }
         if !text.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
             return Err("must be printable ASCII without spaces (0x21-0x7E)".into());

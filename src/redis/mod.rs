@@ -12,14 +12,20 @@ mod reply;
 mod scripts;
 pub mod slot;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use redis::{
     ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind, Value, aio::ConnectionLike,
 };
 
 pub use call::Call;
-pub use pool::PoolMode;
+pub use pool::{PoolMode, PoolStatistics};
 pub use reply::Reply;
 pub use scripts::{NodeScript, Script, ScriptStates};
 
@@ -45,11 +51,43 @@ pub struct Redis {
     inner: Arc<Inner>,
 }
 
+impl std::fmt::Debug for Redis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redis")
+            .field("node", &self.inner.node)
+            .finish_non_exhaustive()
+    }
+}
+
 struct Inner {
     pool: StandalonePool,
     /// The node's address, as reported by admin and health.
     node: String,
     states: ScriptStates,
+    errors: ErrorCounts,
+}
+
+/// Failed calls, by how they were read.
+#[derive(Debug, Default)]
+struct ErrorCounts {
+    unavailable: AtomicU64,
+    deadline: AtomicU64,
+    out_of_memory: AtomicU64,
+    internal: AtomicU64,
+}
+
+impl ErrorCounts {
+    fn count(&self, error: &Error) {
+        let counter = match error {
+            Error::Unavailable(_) => &self.unavailable,
+            Error::DeadlineExceeded => &self.deadline,
+            Error::OutOfMemory(_) => &self.out_of_memory,
+            Error::Internal { .. } => &self.internal,
+            // Not Redis's failures: the request's own.
+            Error::InvalidArgument(_) | Error::RequestIdReused => return,
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
 }
 
 /// Why a script call failed, before it is read as an [`Error`].
@@ -76,6 +114,7 @@ impl Redis {
                 pool,
                 node,
                 states: ScriptStates::default(),
+                errors: ErrorCounts::default(),
             }),
         })
     }
@@ -83,6 +122,20 @@ impl Redis {
     /// Runs `call`'s script by `deadline`. Nothing is sent once the
     /// deadline has passed.
     pub async fn eval(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
+        let result = self.eval_once(call, deadline).await;
+        if let Err(error) = &result {
+            self.inner.errors.count(error);
+        }
+        result
+    }
+
+    #[tracing::instrument(
+        name = "redis.script",
+        level = "debug",
+        skip_all,
+        fields(db.system = "redis", rmw.script = call.script().name())
+    )]
+    async fn eval_once(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
         let script = call.script();
         let mut lease = self.inner.pool.lease(deadline).await?;
         let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
@@ -184,10 +237,25 @@ impl Redis {
         &self.inner.states
     }
 
-    /// The pool's connections: open, and of those idle.
+    /// The pool's connections and checkouts.
     #[must_use]
-    pub fn pool_state(&self) -> (u32, u32) {
-        self.inner.pool.state()
+    pub fn pool_statistics(&self) -> PoolStatistics {
+        self.inner.pool.statistics()
+    }
+
+    /// Failed calls so far, by kind.
+    #[must_use]
+    pub fn error_counts(&self) -> [(&'static str, u64); 4] {
+        let errors = &self.inner.errors;
+        [
+            ("unavailable", errors.unavailable.load(Ordering::Relaxed)),
+            ("deadline_exceeded", errors.deadline.load(Ordering::Relaxed)),
+            (
+                "out_of_memory",
+                errors.out_of_memory.load(Ordering::Relaxed),
+            ),
+            ("internal", errors.internal.load(Ordering::Relaxed)),
+        ]
     }
 }
 

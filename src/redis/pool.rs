@@ -202,10 +202,38 @@ impl StandalonePool {
         Err(Error::Unavailable("every pooled connection failed".into()))
     }
 
-    /// Connections open, and of those idle (checked in).
+    /// The pool's connections and what its checkouts went through.
     #[must_use]
-    pub fn state(&self) -> (u32, u32) {
+    pub fn statistics(&self) -> PoolStatistics {
         let state = self.pool.state();
-        (state.connections, state.idle_connections)
+        let counts = state.statistics;
+        PoolStatistics {
+            open: state.connections,
+            idle: state.idle_connections,
+            waited: counts.get_waited,
+            timed_out: counts.get_timed_out,
+            wait_time: counts.get_wait_time,
+            created: counts.connections_created,
+            broken: counts.connections_closed_broken,
+        }
     }
+}
+
+/// A snapshot of the pool, for metrics.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolStatistics {
+    /// Connections open.
+    pub open: u32,
+    /// Of those, checked in.
+    pub idle: u32,
+    /// Checkouts that waited for a connection.
+    pub waited: u64,
+    /// Checkouts that gave up waiting.
+    pub timed_out: u64,
+    /// Time checkouts spent waiting.
+    pub wait_time: Duration,
+    /// Connections made.
+    pub created: u64,
+    /// Connections dropped because they failed.
+    pub broken: u64,
 }

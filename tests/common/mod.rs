@@ -3,6 +3,8 @@
 
 #![allow(dead_code)]
 
+pub mod pki;
+
 use std::{
     collections::BTreeMap,
     net::SocketAddr,
@@ -58,6 +60,8 @@ pub fn unique_prefix() -> String {
 /// The service, running in-process.
 pub struct Service {
     pub addr: SocketAddr,
+    /// Where its Prometheus metrics are served.
+    pub metrics_addr: SocketAddr,
     pub prefix: String,
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
@@ -87,10 +91,17 @@ impl Service {
         let config = Config::try_parse_from(command_line).expect("test config");
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
+        let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
+        let listeners = rmw::app::Listeners {
+            grpc: listener,
+            metrics: Some(metrics),
+            health: None,
+        };
         let (stop, stopped) = oneshot::channel();
         let url = redis_url.to_owned();
         let task = tokio::spawn(async move {
-            rmw::app::serve(&config, &url, listener, async {
+            rmw::app::serve(&config, &url, listeners, async {
                 let _ = stopped.await;
             })
             .await
@@ -100,6 +111,7 @@ impl Service {
             .connect_lazy();
         Self {
             addr,
+            metrics_addr,
             prefix,
             channel,
             stop: Some(stop),
@@ -242,6 +254,11 @@ impl Binary {
     /// Starts the binary with `args` on a free loopback port and waits
     /// until it is ready.
     pub async fn spawn(args: &[&str]) -> Self {
+        Self::spawn_with_env(args, &[]).await
+    }
+
+    /// Starts the binary with `args` and environment variables `env`.
+    pub async fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -251,6 +268,7 @@ impl Binary {
         let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rmw"))
             .args(["--listen", &addr, "--health-interval", "100ms"])
             .args(args)
+            .envs(env.iter().copied())
             .stdout(Stdio::null())
             // Its own group, so that a failing test can kill it together
             // with a --dev redis-server it started.
@@ -387,4 +405,27 @@ pub fn assert_error(status: &Status, code: Code, reason: &str) {
         (info.reason.as_str(), info.domain.as_str()),
         (reason, "rmw.v1")
     );
+}
+
+/// The text of `GET /metrics` at `addr`.
+pub async fn scrape(addr: SocketAddr) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: rmw\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    response
+}
+
+/// The value of the sample `series` (name and labels, as exposed) in a
+/// scrape, if present.
+pub fn sample(scrape: &str, series: &str) -> Option<f64> {
+    scrape.lines().find_map(|line| {
+        let (name, value) = line.rsplit_once(' ')?;
+        (name == series).then(|| value.parse().unwrap())
+    })
 }

@@ -1,0 +1,459 @@
+//! TLS and mutual TLS for gRPC, a plaintext health port beside them, TLS
+//! to Redis, a least-privilege Redis ACL user, and message size limits.
+
+use std::{net::SocketAddr, time::Duration};
+
+use clap::Parser;
+use rmw::{
+    config::Config,
+    proto::v1::{
+        AdjustCounterRequest, CompareAndSwapRequest, ConsumeQuotaRequest, CreditRequest,
+        GetScriptStatusRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
+        SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas,
+        values_service_client::ValuesServiceClient,
+    },
+};
+use tokio::{net::TcpListener, sync::oneshot, time::Instant};
+use tonic::{
+    Code,
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+
+use crate::common::{self, Binary, Env, Service, pki::Pki, unique_prefix};
+
+fn create(key: &str) -> CompareAndSwapRequest {
+    CompareAndSwapRequest {
+        key: key.into(),
+        expected: None,
+        new_value: Some(b"v".to_vec()),
+        request_id: String::new(),
+    }
+}
+
+/// The service in-process with extra `args`, its gRPC port and a plaintext
+/// health port; ready when the health port says SERVING.
+struct TlsService {
+    grpc: SocketAddr,
+    _stop: oneshot::Sender<()>,
+}
+
+impl TlsService {
+    async fn start(redis_url: &str, args: &[&str]) -> Self {
+        let prefix = unique_prefix();
+        let mut command_line = vec!["rmw", "--key-prefix", &prefix, "--health-interval", "100ms"];
+        command_line.extend_from_slice(args);
+        let config = Config::try_parse_from(command_line).unwrap();
+        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let health = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (grpc_addr, health_addr) = (grpc.local_addr().unwrap(), health.local_addr().unwrap());
+        let listeners = rmw::app::Listeners {
+            grpc,
+            metrics: None,
+            health: Some(health),
+        };
+        let (stop, stopped) = oneshot::channel::<()>();
+        let url = redis_url.to_owned();
+        tokio::spawn(async move {
+            rmw::app::serve(&config, &url, listeners, async {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        // The plaintext health port answers even though gRPC is TLS only.
+        let channel = Endpoint::from_shared(format!("http://{health_addr}"))
+            .unwrap()
+            .connect_lazy();
+        let started = Instant::now();
+        loop {
+            let status = HealthClient::new(channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .map(|r| r.into_inner().status());
+            if status.ok() == Some(ServingStatus::Serving) {
+                break;
+            }
+            assert!(started.elapsed() < Duration::from_secs(10), "never ready");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Self {
+            grpc: grpc_addr,
+            _stop: stop,
+        }
+    }
+
+    async fn channel(
+        &self,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        match tls {
+            Some(tls) => {
+                Endpoint::from_shared(format!("https://{}", self.grpc))
+                    .unwrap()
+                    .tls_config(tls)?
+                    .connect()
+                    .await
+            }
+            None => {
+                Endpoint::from_shared(format!("http://{}", self.grpc))
+                    .unwrap()
+                    .connect()
+                    .await
+            }
+        }
+    }
+}
+
+fn client_tls(pki: &Pki, with_certificate: bool) -> ClientTlsConfig {
+    let read = |p: &std::path::Path| std::fs::read(p).unwrap();
+    let tls = ClientTlsConfig::new()
+        .ca_certificate(Certificate::from_pem(read(&pki.ca)))
+        .domain_name("localhost");
+    if with_certificate {
+        tls.identity(Identity::from_pem(
+            read(&pki.client_cert),
+            read(&pki.client_key),
+        ))
+    } else {
+        tls
+    }
+}
+
+/// Whether a CAS succeeds on `channel` (or the channel could not be made).
+async fn cas_works(channel: Result<Channel, tonic::transport::Error>) -> Result<(), String> {
+    let channel = channel.map_err(|e| format!("connect: {e}"))?;
+    let reply = ValuesServiceClient::new(channel)
+        .compare_and_swap(create(&unique_prefix()))
+        .await
+        .map_err(|status| format!("{:?}: {}", status.code(), status.message()))?;
+    assert_eq!(
+        reply.into_inner().outcome,
+        Some(cas::Outcome::Swapped(cas::Swapped {}))
+    );
+    Ok(())
+}
+
+/// With a certificate and key, gRPC is TLS only: a client trusting the CA
+/// is served, a plaintext client is not; the health port stays plaintext.
+#[tokio::test]
+async fn tls_serves_encrypted_and_refuses_plaintext() {
+    let pki = Pki::new();
+    let redis = common::redis(&[]).await;
+    let (cert, key) = (Pki::arg(&pki.server_cert), Pki::arg(&pki.server_key));
+    let service = TlsService::start(&redis.url(), &["--tls-cert", &cert, "--tls-key", &key]).await;
+    cas_works(service.channel(Some(client_tls(&pki, false))).await)
+        .await
+        .unwrap();
+    let plaintext = cas_works(service.channel(None).await).await;
+    println!("plaintext against TLS: {plaintext:?}");
+    assert!(plaintext.is_err());
+}
+
+/// With a client CA as well, a client without a certificate is refused
+/// and one with a certificate the CA signed is served.
+#[tokio::test]
+async fn mtls_refuses_clients_without_a_certificate() {
+    let pki = Pki::new();
+    let redis = common::redis(&[]).await;
+    let (cert, key, ca) = (
+        Pki::arg(&pki.server_cert),
+        Pki::arg(&pki.server_key),
+        Pki::arg(&pki.ca),
+    );
+    let service = TlsService::start(
+        &redis.url(),
+        &[
+            "--tls-cert",
+            &cert,
+            "--tls-key",
+            &key,
+            "--tls-client-ca",
+            &ca,
+        ],
+    )
+    .await;
+    let anonymous = cas_works(service.channel(Some(client_tls(&pki, false))).await).await;
+    println!("no client certificate under mTLS: {anonymous:?}");
+    assert!(anonymous.is_err());
+    cas_works(service.channel(Some(client_tls(&pki, true))).await)
+        .await
+        .unwrap();
+}
+
+/// `rediss://`: the binary reaches a TLS-only Redis port, checking its
+/// certificate against the CA named by `SSL_CERT_FILE`, and every one of
+/// its connections is on that port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_tls() {
+    let pki = Pki::new();
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let (cert, key, ca) = (
+        Pki::arg(&pki.server_cert),
+        Pki::arg(&pki.server_key),
+        Pki::arg(&pki.ca),
+    );
+    let redis = common::redis(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &cert,
+        "--tls-key-file",
+        &key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "no",
+    ])
+    .await;
+    let url = format!("rediss://localhost:{tls_port}");
+    let binary = Binary::spawn_with_env(
+        &["--redis-url", &url, "--key-prefix", &unique_prefix()],
+        &[("SSL_CERT_FILE", ca.as_str())],
+    )
+    .await;
+    let r = ValuesServiceClient::new(binary.channel.clone())
+        .compare_and_swap(create("k"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.outcome, Some(cas::Outcome::Swapped(cas::Swapped {})));
+    let mut conn = common::connect(&redis.url()).await;
+    let clients: String = redis::cmd("CLIENT")
+        .arg("LIST")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    let ports: Vec<&str> = clients
+        .lines()
+        .filter(|l| !l.contains("cmd=client|list"))
+        .filter_map(|l| {
+            l.split_whitespace()
+                .find_map(|f| f.strip_prefix("laddr=127.0.0.1:"))
+        })
+        .collect();
+    println!("rmw's Redis connections arrive on ports {ports:?} (TLS port {tls_port})");
+    assert!(!ports.is_empty());
+    assert!(
+        ports.iter().all(|p| *p == tls_port.to_string()),
+        "{clients}"
+    );
+}
+
+/// Runs each service once, and a script reload, as `service`'s Redis user.
+// One call per service, each request spelled out: long, not complex.
+#[allow(clippy::too_many_lines)]
+async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedConnection) {
+    let mut values = service.values();
+    values.compare_and_swap(create("k")).await.unwrap();
+    let () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(admin)
+        .await
+        .unwrap();
+    values.compare_and_swap(create("k2")).await.unwrap();
+    service
+        .records()
+        .put_record(PutRecordRequest {
+            key: "r".into(),
+            value: b"v".to_vec(),
+            expected_version: 0,
+            request_id: "p1".into(),
+        })
+        .await
+        .unwrap();
+    let mut inventory = service.inventory();
+    inventory
+        .set_stock(SetStockRequest {
+            store: "s".into(),
+            levels: vec![StockLevel {
+                product: "p".into(),
+                quantity: 5,
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    inventory
+        .place_order(PlaceOrderRequest {
+            store: "s".into(),
+            order_id: "o".into(),
+            items: vec![OrderItem {
+                product: "p".into(),
+                quantity: 1,
+            }],
+        })
+        .await
+        .unwrap();
+    let mut counters = service.counters();
+    counters
+        .adjust_counter(AdjustCounterRequest {
+            name: "c".into(),
+            amount: 1,
+            min: None,
+            max: None,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    counters
+        .consume_quota(ConsumeQuotaRequest {
+            name: "q".into(),
+            amount: 1,
+            daily_limit: 5,
+            utc_offset_minutes: 0,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let mut ledger = service.ledger();
+    ledger
+        .credit(CreditRequest {
+            book: "b".into(),
+            account: "a".into(),
+            amount: 10,
+            reference: String::new(),
+            description: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    ledger
+        .transfer(TransferRequest {
+            book: "b".into(),
+            from_account: "a".into(),
+            to_account: "c".into(),
+            amount: 1,
+            transfer_id: "t".into(),
+            reference: String::new(),
+            description: String::new(),
+        })
+        .await
+        .unwrap();
+    service
+        .sequences()
+        .next_ids(NextIdsRequest {
+            name: "n".into(),
+            count: 2,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let status = service
+        .admin()
+        .get_script_status(GetScriptStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(status.scripts.iter().all(|s| s.nodes[0].loaded));
+}
+
+/// The ACL user of `deploy/redis/rmw.acl` (quoted in the README) runs
+/// every operation, the health check and a script reload — and cannot
+/// touch a key outside the prefix, or run anything else.
+#[tokio::test]
+async fn acl_user_runs_every_operation_and_nothing_else() {
+    let rule =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/redis/rmw.acl"))
+            .unwrap();
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let rule = rule.trim();
+    assert!(
+        readme.contains(rule),
+        "README must quote deploy/redis/rmw.acl"
+    );
+
+    let redis = common::redis(&[]).await;
+    let mut admin = common::connect(&redis.url()).await;
+    let setuser: Vec<String> = rule
+        .trim_start_matches("user ")
+        .replace("CHANGE-ME", "s3cret")
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg(&setuser)
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://rmw:s3cret@127.0.0.1:{}", redis.port());
+    let service = Service::start_with(&url, &["--key-prefix", "rmw"])
+        .await
+        .ready()
+        .await;
+
+    every_operation(&service, &mut admin).await;
+
+    // As the ACL user, directly: keys outside the prefix and other
+    // commands are refused.
+    let mut user = common::connect(&url).await;
+    let sha = rmw::redis::Script::ValuesGet.sha();
+    for command in [
+        redis::cmd("EVALSHA")
+            .arg(sha)
+            .arg(1)
+            .arg("other:val:k")
+            .clone(),
+        redis::cmd("GET").arg("other:key").clone(),
+        redis::cmd("FLUSHALL").clone(),
+        redis::cmd("KEYS").arg("*").clone(),
+        redis::cmd("CONFIG").arg("GET").arg("*").clone(),
+    ] {
+        let refused: redis::RedisResult<redis::Value> = command.query_async(&mut user).await;
+        let error = refused.expect_err("the ACL should refuse this");
+        assert_eq!(error.code(), Some("NOPERM"), "{error}");
+    }
+}
+
+/// A request over `--max-message-bytes` is refused with OUT_OF_RANGE
+/// before it is decoded, and nothing is written.
+#[tokio::test]
+async fn oversized_messages_are_out_of_range() {
+    let env = Env::start_with(&[], &["--max-message-bytes", "2048"]).await;
+    let mut values = env.service.values();
+    let mut big = create("k");
+    big.new_value = Some(vec![b'x'; 4096]);
+    let status = values.compare_and_swap(big).await.unwrap_err();
+    assert_eq!(status.code(), Code::OutOfRange, "{status:?}");
+    assert!(env.snapshot().await.is_empty());
+    let mut small = create("k");
+    small.new_value = Some(vec![b'x'; 1024]);
+    values.compare_and_swap(small).await.unwrap();
+}
+
+/// `--max-key-bytes` and `--max-items` move the key and item limits: one
+/// past each is INVALID_ARGUMENT naming the field, at the limit is served.
+#[tokio::test]
+async fn configured_limits_are_enforced() {
+    let env = Env::start_with(&[], &["--max-key-bytes", "8", "--max-items", "2"]).await;
+    let mut values = env.service.values();
+    let status = values
+        .compare_and_swap(create("123456789"))
+        .await
+        .unwrap_err();
+    common::assert_invalid(&status, "INVALID_ARGUMENT", &["key"]);
+    values.compare_and_swap(create("12345678")).await.unwrap();
+    let order = |n: usize| PlaceOrderRequest {
+        store: "s".into(),
+        order_id: format!("o{n}"),
+        items: (0..n)
+            .map(|i| OrderItem {
+                product: format!("p{i}"),
+                quantity: 1,
+            })
+            .collect(),
+    };
+    let mut inventory = env.service.inventory();
+    let status = inventory.place_order(order(3)).await.unwrap_err();
+    common::assert_invalid(&status, "INVALID_ARGUMENT", &["items"]);
+    inventory.place_order(order(2)).await.unwrap();
+}
