@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench deploy-check setup
+.PHONY: run test lint bench breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -28,6 +28,12 @@ bench:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench
+
+## Breaking changes to proto/ against a release (before tagging the next):
+##   make breaking AGAINST='.git#tag=v0.1.0'
+AGAINST ?= .git\#branch=main
+breaking: setup
+	buf breaking --against '$(AGAINST)'
 
 ## Dockerfile lint, kustomize render + Kubernetes schema validation (offline).
 deploy-check:
