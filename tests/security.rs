@@ -248,8 +248,6 @@ async fn redis_over_tls() {
 }
 
 /// Runs each service once, and a script reload, as `service`'s Redis user.
-// One call per service, each request spelled out: long, not complex.
-#[allow(clippy::too_many_lines)]
 async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedConnection) {
     let mut values = service.values();
     values.compare_and_swap(create("k")).await.unwrap();

@@ -127,3 +127,66 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
         .unwrap();
     assert!(status.success(), "exit status {status}");
 }
+
+/// Injected: SIGTERM while 16 writers keep the binary busy. Asserted: every
+/// call either completes (and its write is in Redis) or is refused as
+/// UNAVAILABLE — none is cut off mid-way (no CANCELLED, UNKNOWN or
+/// INTERNAL) — and the process exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_under_load_completes_or_refuses_every_call() {
+    let redis = common::redis(&[]).await;
+    let prefix = unique_prefix();
+    let mut binary =
+        common::Binary::spawn(&["--redis-url", &redis.url(), "--key-prefix", &prefix]).await;
+    let writers = common::load::Writers::start(&binary.channel, 16);
+    writers.wait_for(200, Duration::from_secs(20)).await;
+    binary.signal("TERM");
+    let status = timeout(Duration::from_secs(20), binary.child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    let (acked, failed, tally) = writers.stop().await;
+    let mut conn = common::connect(&redis.url()).await;
+    let mut missing = 0;
+    for (key, value) in &acked {
+        let stored: Option<String> = redis::cmd("GET")
+            .arg(format!("{prefix}:val:{key}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if stored.as_deref() != Some(value.as_str()) {
+            missing += 1;
+        }
+    }
+    // A call that failed must not have been carried out: refused, never
+    // cut off after the service began it.
+    let mut applied_anyway = 0;
+    for key in &failed {
+        let exists: bool = redis::cmd("EXISTS")
+            .arg(format!("{prefix}:val:{key}"))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        applied_anyway += usize::from(exists);
+    }
+    println!(
+        "SIGTERM under load: {} calls completed ({missing} not in Redis), {} refused ({applied_anyway} of them carried out anyway), answers {:?}, exit {status}",
+        acked.len(),
+        failed.len(),
+        tally.get()
+    );
+    assert!(status.success());
+    assert_eq!(missing, 0);
+    assert_eq!(applied_anyway, 0, "an in-flight call was cut off");
+    // How the client reports a refusal: connection refused (UNAVAILABLE),
+    // a request still queued when the connection closed (hyper: CANCELLED,
+    // "connection closed"), a stream opened after the GOAWAY (tonic:
+    // INTERNAL, "GoAway NO_ERROR") — all before the service began them.
+    for code in tally.get().keys() {
+        assert!(
+            ["Ok", "Unavailable", "Cancelled", "Internal"].contains(&code.as_str()),
+            "{:?}",
+            tally.get()
+        );
+    }
+}

@@ -3,7 +3,10 @@
 
 #![allow(dead_code)]
 
+pub mod linearizability;
+pub mod load;
 pub mod pki;
+pub mod proxy;
 
 use std::{
     collections::BTreeMap,
