@@ -91,8 +91,16 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
+    let urls: Vec<String> = redis_url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let cluster = config.redis_cluster || urls.len() > 1;
     let redis = Redis::new(&RedisConfig {
-        url: redis_url.to_owned(),
+        urls,
+        cluster,
         pool_size: config.pool_size,
         pool_wait: config.pool_wait,
         pool_mode: config.pool_mode,
@@ -102,7 +110,7 @@ pub async fn serve(
         redis: redis.clone(),
         keys: Keyspace::new(&config.key_prefix).map_err(anyhow::Error::msg)?,
         idempotency_ttl: config.idempotency_ttl,
-        cluster: false,
+        cluster,
         stream_max_len: config.stream_max_len,
         clock_skew_secs: config.quota_clock_skew_secs,
         limits: Limits {

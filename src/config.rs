@@ -16,9 +16,14 @@ pub struct Config {
 
     /// Redis URL: `redis://[user:password@]host:port[/db]`, or `rediss://`
     /// for TLS (the server certificate is checked against the system's
-    /// roots, or the file `SSL_CERT_FILE` names).
+    /// roots, or the file `SSL_CERT_FILE` names). For a Redis Cluster,
+    /// comma-separated URLs of seed nodes (one is enough).
     #[arg(long, env = "RMW_REDIS_URL")]
     pub redis_url: Option<String>,
+
+    /// The Redis URLs are nodes of a Redis Cluster. Implied by several URLs.
+    #[arg(long, env = "RMW_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
 
     /// With no Redis URL, start a private `redis-server` (from PATH) for the
     /// life of the process: for development only, its data is thrown away.

@@ -98,6 +98,20 @@ impl Call {
             .chain(self.keys.iter().map(String::as_str))
     }
 
+    /// The cluster slot of the call's keys, which share one by
+    /// construction (SPEC §3).
+    #[must_use]
+    pub fn slot(&self) -> u16 {
+        let mut slots = self.all_keys().map(super::slot::slot);
+        let first = slots.next().unwrap_or(0);
+        debug_assert!(
+            slots.all(|slot| slot == first),
+            "{}: keys in several slots",
+            self.script.name()
+        );
+        first
+    }
+
     /// The request's fingerprint: SHA1 of the script's name and every key
     /// and argument, each length-prefixed so that no two lists collide.
     fn fingerprint(&self) -> String {

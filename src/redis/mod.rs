@@ -5,8 +5,14 @@
 //! (Redis restarted, failed over, `SCRIPT FLUSH`) loads the script, checks
 //! the SHA Redis answers against the one computed here, and sends once more,
 //! invisibly to the caller.
+//!
+//! Standalone and Redis Cluster share that path: it is generic over
+//! [`Link`], a connection that can send a command to where a script runs.
+//! Only the cluster adds a loop around it, for the replies that say the
+//! script did not run *yet* (a slot moving, a failover under way).
 
 mod call;
+mod cluster;
 mod pool;
 mod reply;
 mod scripts;
@@ -21,7 +27,8 @@ use std::{
 };
 
 use redis::{
-    ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind, Value, aio::ConnectionLike,
+    ErrorKind, IntoConnectionInfo, RedisError, RedisResult, ServerErrorKind, Value,
+    aio::MultiplexedConnection,
 };
 
 pub use call::Call;
@@ -30,18 +37,23 @@ pub use reply::Reply;
 pub use scripts::{NodeScript, Script, ScriptStates};
 
 use crate::{deadline::Deadline, error::Error};
+use cluster::ClusterPool;
 use pool::StandalonePool;
 
 /// How to reach Redis.
 #[derive(Clone, Debug)]
 pub struct RedisConfig {
-    /// `redis://` or `rediss://` URL.
-    pub url: String,
+    /// `redis://` or `rediss://` URLs: one for a standalone Redis, or seed
+    /// nodes of a Redis Cluster.
+    pub urls: Vec<String>,
+    /// Whether `urls` are nodes of a Redis Cluster.
+    pub cluster: bool,
     /// Connections in the pool.
     pub pool_size: u32,
     /// How long a request may wait for a connection.
     pub pool_wait: Duration,
-    /// How requests use pooled connections.
+    /// How requests use pooled connections (standalone only: a cluster
+    /// connection is always shared).
     pub pool_mode: PoolMode,
 }
 
@@ -53,18 +65,67 @@ pub struct Redis {
 
 impl std::fmt::Debug for Redis {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Redis")
-            .field("node", &self.inner.node)
-            .finish_non_exhaustive()
+        let mut debug = f.debug_struct("Redis");
+        match &self.inner.backend {
+            Backend::Standalone { node, .. } => debug.field("node", node),
+            Backend::Cluster(_) => debug.field("cluster", &true),
+        };
+        debug.finish_non_exhaustive()
     }
 }
 
 struct Inner {
-    pool: StandalonePool,
-    /// The node's address, as reported by admin and health.
-    node: String,
+    backend: Backend,
     states: ScriptStates,
     errors: ErrorCounts,
+}
+
+enum Backend {
+    Standalone {
+        pool: StandalonePool,
+        /// The node's address, as reported by admin and health.
+        node: String,
+    },
+    Cluster(ClusterPool),
+}
+
+/// Where a command is sent.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Target<'a> {
+    /// The primary serving this slot (standalone: the one node).
+    Slot(u16),
+    /// The node at this `host:port` (standalone: the one node).
+    Node(&'a str),
+    /// The node at this `host:port`, after `ASKING`: a slot being migrated
+    /// there (cluster only).
+    Asking(&'a str),
+}
+
+impl<'a> Target<'a> {
+    /// Where a script must be loaded for a call sent to `self` to find it.
+    fn for_load(self) -> Target<'a> {
+        match self {
+            Target::Asking(node) => Target::Node(node),
+            other => other,
+        }
+    }
+}
+
+/// A connection scripts are run, loaded and checked over.
+pub(crate) trait Link: Send {
+    /// Sends `cmd` to `to`.
+    fn send(
+        &mut self,
+        to: Target<'_>,
+        cmd: &redis::Cmd,
+    ) -> impl Future<Output = RedisResult<Value>> + Send;
+}
+
+impl Link for MultiplexedConnection {
+    /// One node: every target is this node.
+    async fn send(&mut self, _to: Target<'_>, cmd: &redis::Cmd) -> RedisResult<Value> {
+        cmd.query_async(self).await
+    }
 }
 
 /// Failed calls, by how they were read.
@@ -102,17 +163,47 @@ impl From<RedisError> for Failure {
     }
 }
 
+impl From<redis::ParsingError> for Failure {
+    fn from(error: redis::ParsingError) -> Self {
+        Self::Redis(error.into())
+    }
+}
+
+impl Failure {
+    fn into_error(self, deadline: Deadline) -> Error {
+        match self {
+            Failure::Redis(error) => classify(&error, deadline),
+            Failure::Sha { script, got } => sha_mismatch(script, &got),
+        }
+    }
+}
+
 impl Redis {
-    /// A handle on the Redis at `config.url`. Connections are made in the
+    /// A handle on the Redis of `config`. Connections are made in the
     /// background: this succeeds while Redis is down.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
-        let info = config.url.as_str().into_connection_info()?;
-        let node = info.addr().to_string();
-        let pool = StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;
+        let backend = if config.cluster {
+            Backend::Cluster(ClusterPool::new(
+                &config.urls,
+                config.pool_size,
+                config.pool_wait,
+            )?)
+        } else {
+            let [url] = config.urls.as_slice() else {
+                return Err(RedisError::from((
+                    ErrorKind::InvalidClientConfig,
+                    "several Redis URLs are the seed nodes of a Redis Cluster: enable cluster mode",
+                )));
+            };
+            let info = url.as_str().into_connection_info()?;
+            let node = info.addr().to_string();
+            let pool =
+                StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;
+            Backend::Standalone { pool, node }
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                pool,
-                node,
+                backend,
                 states: ScriptStates::default(),
                 errors: ErrorCounts::default(),
             }),
@@ -137,95 +228,186 @@ impl Redis {
     )]
     async fn eval_once(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
         let script = call.script();
-        let mut lease = self.inner.pool.lease(deadline).await?;
-        let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-        let conn = lease.conn();
-        conn.set_response_timeout(left);
-        match self.eval_on(conn, &self.inner.node, call).await {
-            Ok(value) => Reply::decode(script, value),
-            Err(Failure::Redis(error)) => {
-                if is_broken(&error) {
+        let value = match &self.inner.backend {
+            Backend::Standalone { pool, node } => {
+                let mut lease = pool.lease(deadline).await?;
+                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
+                let conn = lease.conn();
+                conn.set_response_timeout(left);
+                let result = self
+                    .eval_on(conn, Target::Node(node), Some(node), call)
+                    .await;
+                if let Err(Failure::Redis(error)) = &result
+                    && is_broken(error)
+                {
                     lease.mark_broken();
                 }
-                Err(classify(&error, deadline).in_script(script))
+                result.map_err(|failure| failure.into_error(deadline))
             }
-            Err(Failure::Sha { script, got }) => Err(sha_mismatch(script, &got)),
+            Backend::Cluster(cluster) => self.eval_in_cluster(cluster, call, deadline).await,
+        };
+        Reply::decode(script, value.map_err(|error| error.in_script(script))?)
+    }
+
+    /// Runs `call` in the cluster: routed by the slot of its keys, and sent
+    /// again, until `deadline`, while the cluster answers that it did not
+    /// run it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a primary not reachable).
+    /// A call that may have run is never sent again: its outcome is
+    /// unknown, and the caller hears UNAVAILABLE (SPEC §5).
+    async fn eval_in_cluster(
+        &self,
+        cluster: &ClusterPool,
+        call: &Call,
+        deadline: Deadline,
+    ) -> Result<Value, Error> {
+        let mut conn = cluster.lease(deadline).await?;
+        let slot = call.slot();
+        let mut redirect: Option<cluster::Redirect> = None;
+        let mut pause = cluster::FIRST_PAUSE;
+        let mut redirects_in_a_row = 0;
+        loop {
+            let (to, node) = match &redirect {
+                Some(redirect) => (redirect.target(), Some(redirect.node.clone())),
+                None => (Target::Slot(slot), cluster.node_of(slot)),
+            };
+            let attempt = self.eval_on(&mut conn, to, node.as_deref(), call);
+            let Ok(result) = tokio::time::timeout_at(deadline.instant(), attempt).await else {
+                return Err(Error::DeadlineExceeded);
+            };
+            let error = match result {
+                Ok(value) => return Ok(value),
+                Err(Failure::Redis(error)) if cluster::not_run(&error) => error,
+                Err(failure) => return Err(failure.into_error(deadline)),
+            };
+            cluster.count_resend(&error);
+            redirect = cluster::Redirect::of(&error);
+            redirects_in_a_row = if redirect.is_some() {
+                redirects_in_a_row + 1
+            } else {
+                0
+            };
+            // A redirection is followed at once, unless redirections go in
+            // circles while the slot map settles; anything else waits for
+            // the cluster to settle.
+            if redirect.is_none() || redirects_in_a_row > cluster::REDIRECTS_IN_A_ROW {
+                if deadline.remaining().is_none_or(|left| left <= pause) {
+                    return Err(classify(&error, deadline));
+                }
+                tracing::debug!(%error, "the cluster did not run the script; sending it again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(cluster::MAX_PAUSE);
+                redirects_in_a_row = 0;
+            }
         }
     }
 
-    async fn eval_on<C: ConnectionLike>(
+    async fn eval_on<L: Link>(
         &self,
-        conn: &mut C,
-        node: &str,
+        conn: &mut L,
+        to: Target<'_>,
+        node: Option<&str>,
         call: &Call,
     ) -> Result<Value, Failure> {
         let command = call.command();
-        match command.query_async::<Value>(conn).await {
+        match conn.send(to, &command).await {
             Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
                 let script = call.script();
-                self.inner.states.missing(node, script);
-                self.load(conn, node, script).await?;
-                Ok(command.query_async(conn).await?)
+                if let Some(node) = node {
+                    self.inner.states.missing(node, script);
+                }
+                self.load(conn, to.for_load(), node, script).await?;
+                Ok(conn.send(to, &command).await?)
             }
             other => Ok(other?),
         }
     }
 
-    /// `SCRIPT LOAD`s `script` on `node`, checking the SHA Redis answers.
-    async fn load<C: ConnectionLike>(
+    /// `SCRIPT LOAD`s `script` at `to`, checking the SHA Redis answers.
+    async fn load<L: Link>(
         &self,
-        conn: &mut C,
-        node: &str,
+        conn: &mut L,
+        to: Target<'_>,
+        node: Option<&str>,
         script: Script,
     ) -> Result<(), Failure> {
-        let got: String = redis::cmd("SCRIPT")
-            .arg("LOAD")
-            .arg(script.source())
-            .query_async(conn)
-            .await?;
+        let mut cmd = redis::cmd("SCRIPT");
+        cmd.arg("LOAD").arg(script.source());
+        let got: String = redis::from_redis_value(conn.send(to, &cmd).await?)?;
         if got != script.sha() {
             return Err(Failure::Sha { script, got });
         }
-        if self.inner.states.loaded(node, script) {
+        if let Some(node) = node
+            && self.inner.states.loaded(node, script)
+        {
             tracing::info!(script = script.name(), node, "script reloaded");
         }
         Ok(())
     }
 
-    /// Checks that every node answers and has every script, loading what
-    /// is missing. Drives health: `Ok` means ready to serve.
+    /// Checks that every node (every primary of a cluster) answers and has
+    /// every script, loading what is missing. Drives health: `Ok` means
+    /// ready to serve.
     pub async fn check_scripts(&self, deadline: Deadline) -> Result<(), Error> {
-        let node = self.inner.node.as_str();
-        let mut lease = self.inner.pool.patient_lease(deadline).await?;
-        let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-        let conn = lease.conn();
-        conn.set_response_timeout(left);
-        let result = self.check_node(conn, node).await;
-        match result {
-            Ok(()) => Ok(()),
-            Err(Failure::Redis(error)) => {
-                if is_broken(&error) || error.is_timeout() {
+        match &self.inner.backend {
+            Backend::Standalone { pool, node } => {
+                let mut lease = pool.patient_lease(deadline).await?;
+                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
+                let conn = lease.conn();
+                conn.set_response_timeout(left);
+                let result = self.check_node(conn, node).await;
+                if let Err(Failure::Redis(error)) = &result
+                    && (is_broken(error) || error.is_timeout())
+                {
                     // A health check that cannot get an answer in time
                     // means this socket may be dead without a reset.
                     lease.mark_broken();
                 }
-                Err(classify(&error, deadline))
+                result.map_err(|failure| failure.into_error(deadline))
             }
-            Err(Failure::Sha { script, got }) => Err(sha_mismatch(script, &got)),
+            Backend::Cluster(cluster) => {
+                let check = self.check_cluster(cluster, deadline);
+                tokio::time::timeout_at(deadline.instant(), check)
+                    .await
+                    .unwrap_or(Err(Error::DeadlineExceeded))
+            }
         }
     }
 
-    async fn check_node<C: ConnectionLike>(&self, conn: &mut C, node: &str) -> Result<(), Failure> {
+    /// Reads the cluster's primaries, forgets nodes that left, and checks
+    /// each; the first failure, naming its node, is the answer.
+    async fn check_cluster(&self, cluster: &ClusterPool, deadline: Deadline) -> Result<(), Error> {
+        let mut conn = cluster.lease(deadline).await?;
+        let primaries = cluster
+            .refresh(&mut conn)
+            .await
+            .map_err(|error| classify(&error, deadline))?;
+        self.inner.states.retain(&primaries);
+        let mut first = Ok(());
+        for node in &primaries {
+            if let Err(failure) = self.check_node(&mut conn, node).await {
+                let error = match failure.into_error(deadline) {
+                    Error::Unavailable(detail) => Error::Unavailable(format!("{node}: {detail}")),
+                    other => other,
+                };
+                first = first.and(Err(error));
+            }
+        }
+        first
+    }
+
+    async fn check_node<L: Link>(&self, conn: &mut L, node: &str) -> Result<(), Failure> {
         let mut exists = redis::cmd("SCRIPT");
         exists.arg("EXISTS");
         for script in Script::ALL {
             exists.arg(script.sha());
         }
-        let present: Vec<bool> = exists.query_async(conn).await?;
+        let present: Vec<bool> =
+            redis::from_redis_value(conn.send(Target::Node(node), &exists).await?)?;
         self.inner.states.checked(node, &present);
         for (script, present) in Script::ALL.iter().zip(present) {
             if !present {
-                self.load(conn, node, *script).await?;
+                self.load(conn, Target::Node(node), Some(node), *script)
+                    .await?;
             }
         }
         Ok(())
@@ -240,7 +422,20 @@ impl Redis {
     /// The pool's connections and checkouts.
     #[must_use]
     pub fn pool_statistics(&self) -> PoolStatistics {
-        self.inner.pool.statistics()
+        match &self.inner.backend {
+            Backend::Standalone { pool, .. } => pool.statistics(),
+            Backend::Cluster(cluster) => cluster.statistics(),
+        }
+    }
+
+    /// Calls the cluster did not run and that were sent again, by reason;
+    /// empty standalone.
+    #[must_use]
+    pub fn cluster_resends(&self) -> Vec<(&'static str, u64)> {
+        match &self.inner.backend {
+            Backend::Standalone { .. } => Vec::new(),
+            Backend::Cluster(cluster) => cluster.resends(),
+        }
     }
 
     /// Failed calls so far, by kind.
@@ -294,7 +489,10 @@ pub(crate) fn classify(error: &RedisError, deadline: Deadline) -> Error {
     if error.is_io_error()
         || error.is_connection_dropped()
         || error.is_connection_refusal()
-        || error.kind() == ErrorKind::AuthenticationFailed
+        || matches!(
+            error.kind(),
+            ErrorKind::AuthenticationFailed | ErrorKind::ClusterConnectionNotFound
+        )
     {
         return Error::Unavailable(error.to_string());
     }

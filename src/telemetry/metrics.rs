@@ -200,12 +200,25 @@ struct ScriptLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct KindLabels {
     kind: &'static str,
 }
 
 impl Collector for RedisCollector {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
+        self.encode_pool(&mut encoder)?;
+        self.encode_calls(&mut encoder)?;
+        self.encode_scripts(&mut encoder)
+    }
+}
+
+impl RedisCollector {
+    fn encode_pool(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
         let pool = self.redis.pool_statistics();
         let gauge = ConstGauge::new(0_i64);
         let mut family = encoder.encode_descriptor(
@@ -253,8 +266,10 @@ impl Collector for RedisCollector {
             "Time spent waiting for a pooled connection",
             None,
             wait.metric_type(),
-        )?)?;
+        )?)
+    }
 
+    fn encode_calls(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
         let errors = self.redis.error_counts();
         let mut family = encoder.encode_descriptor(
             "redis_errors",
@@ -266,6 +281,22 @@ impl Collector for RedisCollector {
             ConstCounter::new(n).encode(family.encode_family(&KindLabels { kind })?)?;
         }
 
+        let resends = self.redis.cluster_resends();
+        if !resends.is_empty() {
+            let mut family = encoder.encode_descriptor(
+                "redis_cluster_resends",
+                "Script calls the Redis Cluster did not run and that were sent again, by reason",
+                None,
+                ConstCounter::new(0_u64).metric_type(),
+            )?;
+            for (reason, n) in resends {
+                ConstCounter::new(n).encode(family.encode_family(&ReasonLabels { reason })?)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn encode_scripts(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
         let states = self.redis.script_states().snapshot();
         let mut reloads = encoder.encode_descriptor(
             "script_reloads",

@@ -1,0 +1,390 @@
+//! Redis Cluster: a bb8 pool of redis-rs cluster connections, the map of
+//! which primary serves which slots, and which failures mean a script did
+//! not run.
+//!
+//! A cluster connection is itself multiplexed and self-healing: it routes
+//! each command by slot and re-reads the slot map after MOVED or a failed
+//! node. Requests share a clone of it, as they share multiplexed
+//! connections standalone.
+//!
+//! Its own retries are turned off. redis-rs sends a command again after
+//! its connection dropped, and a script whose reply was lost may have run:
+//! sending a write again would apply it twice. The service resends only on
+//! the replies that prove the script did not run (see [`not_run`]).
+
+use std::{
+    sync::{
+        PoisonError, RwLock,
+        atomic::{AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use bb8::{Pool, RunError};
+use redis::{
+    ErrorKind, RedisError, RedisResult, ServerErrorKind, Value,
+    cluster::ClusterClient,
+    cluster_async::ClusterConnection,
+    cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr},
+    io::tcp::TcpSettings,
+};
+
+use super::{Link, Target, pool::PoolStatistics};
+use crate::{deadline::Deadline, error::Error};
+
+/// The first pause before sending again a call the cluster did not run.
+pub const FIRST_PAUSE: Duration = Duration::from_millis(5);
+/// The longest pause: a failover takes a second or two (node timeout plus
+/// election), a slot migration milliseconds.
+pub const MAX_PAUSE: Duration = Duration::from_millis(100);
+/// Redirections followed without a pause, before pausing as for any other
+/// reason to send again.
+pub const REDIRECTS_IN_A_ROW: u32 = 4;
+
+/// Why a call was sent again.
+const RESEND_REASONS: [&str; 6] = [
+    "moved",
+    "ask",
+    "tryagain",
+    "down",
+    "readonly",
+    "unreachable",
+];
+
+/// A slot range and the primary serving it (`host:port`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlotRange {
+    /// First slot.
+    pub start: u16,
+    /// Last slot, included.
+    pub end: u16,
+    /// The primary.
+    pub node: String,
+}
+
+/// The pool and the slot map.
+pub struct ClusterPool {
+    pool: Pool<ClusterClient>,
+    wait: Duration,
+    slots: RwLock<Vec<SlotRange>>,
+    /// Calls sent again, by `RESEND_REASONS`.
+    resends: [AtomicU64; RESEND_REASONS.len()],
+}
+
+impl ClusterPool {
+    /// A pool of `size` connections to the cluster of `seeds`; connects in
+    /// the background.
+    pub fn new(seeds: &[String], size: u32, wait: Duration) -> RedisResult<Self> {
+        let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+            .tcp_settings(TcpSettings::default().set_nodelay(true))
+            .connection_timeout(Duration::from_secs(1))
+            // Each attempt is bounded; the whole call is bounded by its
+            // deadline (Redis::eval), across retries and redirections.
+            .response_timeout(Duration::from_secs(1))
+            .overall_response_timeout(None)
+            .retries(0)
+            .build()?;
+        let pool = Pool::builder()
+            .max_size(size)
+            .min_idle(size)
+            .test_on_check_out(false)
+            .retry_connection(false)
+            .connection_timeout(wait)
+            .build_unchecked(client);
+        Ok(Self {
+            pool,
+            wait,
+            slots: RwLock::default(),
+            resends: Default::default(),
+        })
+    }
+
+    /// A cluster connection by `deadline`.
+    pub async fn lease(&self, deadline: Deadline) -> Result<ClusterConnection, Error> {
+        let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
+        match tokio::time::timeout(left, self.pool.get()).await {
+            Ok(Ok(pooled)) => Ok(pooled.clone()),
+            Ok(Err(RunError::User(error))) => Err(super::classify(&error, deadline)),
+            Ok(Err(RunError::TimedOut)) | Err(_) if left < self.wait => {
+                Err(Error::DeadlineExceeded)
+            }
+            Ok(Err(RunError::TimedOut)) | Err(_) => Err(Error::Unavailable(
+                "no Redis Cluster connection within the pool wait".into(),
+            )),
+        }
+    }
+
+    /// The primary serving `slot`, as last seen.
+    pub fn node_of(&self, slot: u16) -> Option<String> {
+        let slots = self.slots.read().unwrap_or_else(PoisonError::into_inner);
+        slots
+            .iter()
+            .find(|r| (r.start..=r.end).contains(&slot))
+            .map(|r| r.node.clone())
+    }
+
+    /// Reads the slot map from the cluster; returns its primaries, sorted.
+    pub async fn refresh(&self, conn: &mut ClusterConnection) -> RedisResult<Vec<String>> {
+        // Asked of a primary, not of a random node: a random one may be a
+        // node that died and is no longer part of the cluster.
+        let reply = conn
+            .send(Target::Slot(0), &redis::cmd("CLUSTER").arg("SLOTS").clone())
+            .await?;
+        let ranges = parse_slots(&reply).ok_or_else(|| {
+            RedisError::from((redis::ErrorKind::Parse, "unexpected CLUSTER SLOTS reply"))
+        })?;
+        let mut primaries: Vec<String> = ranges.iter().map(|r| r.node.clone()).collect();
+        primaries.sort();
+        primaries.dedup();
+        *self.slots.write().unwrap_or_else(PoisonError::into_inner) = ranges;
+        Ok(primaries)
+    }
+
+    /// Counts a call sent again after `error` (one [`not_run`] accepts).
+    pub fn count_resend(&self, error: &RedisError) {
+        let reason = match error.kind() {
+            ErrorKind::Server(ServerErrorKind::Moved) => 0,
+            ErrorKind::Server(ServerErrorKind::Ask) => 1,
+            ErrorKind::Server(ServerErrorKind::TryAgain) => 2,
+            ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown) => 3,
+            ErrorKind::Server(ServerErrorKind::ReadOnly) => 4,
+            _ => 5,
+        };
+        self.resends[reason].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Calls sent again so far, by reason.
+    pub fn resends(&self) -> Vec<(&'static str, u64)> {
+        RESEND_REASONS
+            .iter()
+            .zip(&self.resends)
+            .map(|(reason, n)| (*reason, n.load(Ordering::Relaxed)))
+            .collect()
+    }
+
+    /// The pool's connections and checkouts.
+    pub fn statistics(&self) -> PoolStatistics {
+        let state = self.pool.state();
+        let counts = state.statistics;
+        PoolStatistics {
+            open: state.connections,
+            idle: state.idle_connections,
+            waited: counts.get_waited,
+            timed_out: counts.get_timed_out,
+            wait_time: counts.get_wait_time,
+            created: counts.connections_created,
+            broken: counts.connections_closed_broken,
+        }
+    }
+}
+
+impl Link for ClusterConnection {
+    async fn send(&mut self, to: Target<'_>, cmd: &redis::Cmd) -> RedisResult<Value> {
+        let route = match to {
+            Target::Slot(slot) => {
+                SingleNodeRoutingInfo::SpecificNode(Route::new(slot, SlotAddr::Master))
+            }
+            Target::Node(node) => by_address(node)?,
+            Target::Asking(node) => {
+                // The target imports the slot: it serves a command only
+                // right after ASKING, on the same connection.
+                let mut pipe = redis::pipe();
+                pipe.cmd("ASKING").add_command(cmd.clone());
+                let mut replies = self.route_pipeline(pipe, 1, 1, by_address(node)?).await?;
+                let reply = replies.pop().ok_or_else(|| {
+                    RedisError::from((ErrorKind::UnexpectedReturnType, "no reply after ASKING"))
+                })?;
+                return reply.extract_error();
+            }
+        };
+        // Routed commands answer errors that need no action of the cluster
+        // connection (NOSCRIPT, OOM) as values; a plain connection answers
+        // them as errors, and so must this one.
+        let reply = self
+            .route_command(cmd.clone(), RoutingInfo::SingleNode(route))
+            .await?;
+        reply.extract_error()
+    }
+}
+
+fn by_address(node: &str) -> RedisResult<SingleNodeRoutingInfo> {
+    let bad = |what| RedisError::from((ErrorKind::InvalidClientConfig, what, node.to_owned()));
+    let (host, port) = node
+        .rsplit_once(':')
+        .ok_or_else(|| bad("node address without a port"))?;
+    let port = port
+        .parse()
+        .map_err(|_| bad("node address with a bad port"))?;
+    Ok(SingleNodeRoutingInfo::ByAddress {
+        host: host.to_owned(),
+        port,
+    })
+}
+
+/// Whether `error` proves the script was not run, so sending it again
+/// cannot apply it twice: the node does not serve the slot (MOVED, ASK), a
+/// slot is half migrated (TRYAGAIN), the cluster or the slot's primary is
+/// down (CLUSTERDOWN, MASTERDOWN), the node was demoted (READONLY: Redis
+/// checks a writing script's flags before running it), or no connection to
+/// the node could be made. A dropped connection or a timeout proves
+/// nothing: the reply may be what was lost.
+pub fn not_run(error: &RedisError) -> bool {
+    matches!(
+        error.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::Moved
+                | ServerErrorKind::Ask
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ReadOnly
+        ) | ErrorKind::ClusterConnectionNotFound
+    ) || error.is_connection_refusal()
+}
+
+/// Where MOVED or ASK sent a call.
+pub struct Redirect {
+    /// The node, `host:port`.
+    pub node: String,
+    /// ASK: the node imports the slot, and serves the call after `ASKING`.
+    asking: bool,
+}
+
+impl Redirect {
+    /// The redirection `error` gives, if it is MOVED or ASK.
+    pub fn of(error: &RedisError) -> Option<Self> {
+        let (node, _slot) = error.redirect_node()?;
+        Some(Self {
+            node: node.to_owned(),
+            asking: error.kind() == ErrorKind::Server(ServerErrorKind::Ask),
+        })
+    }
+
+    /// Where to send the call.
+    pub fn target(&self) -> Target<'_> {
+        if self.asking {
+            Target::Asking(&self.node)
+        } else {
+            Target::Node(&self.node)
+        }
+    }
+}
+
+/// `CLUSTER SLOTS`: `[[start, end, [host, port, id, …], replicas…], …]`.
+fn parse_slots(reply: &Value) -> Option<Vec<SlotRange>> {
+    let Value::Array(entries) = reply else {
+        return None;
+    };
+    entries
+        .iter()
+        .map(|entry| {
+            let Value::Array(fields) = entry else {
+                return None;
+            };
+            let int = |v: &Value| match v {
+                Value::Int(n) => u16::try_from(*n).ok(),
+                _ => None,
+            };
+            let Value::Array(primary) = fields.get(2)? else {
+                return None;
+            };
+            let host = match primary.first()? {
+                Value::BulkString(host) => String::from_utf8(host.clone()).ok()?,
+                _ => return None,
+            };
+            let port = int(primary.get(1)?)?;
+            Some(SlotRange {
+                start: int(fields.first()?)?,
+                end: int(fields.get(1)?)?,
+                node: format!("{host}:{port}"),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn server(kind: ServerErrorKind, detail: &str) -> RedisError {
+        RedisError::from((ErrorKind::Server(kind), "server", detail.to_owned()))
+    }
+
+    /// Sent again: only what Redis refused before running anything.
+    #[test]
+    fn only_refusals_are_sent_again() {
+        for kind in [
+            ServerErrorKind::Moved,
+            ServerErrorKind::Ask,
+            ServerErrorKind::TryAgain,
+            ServerErrorKind::ClusterDown,
+            ServerErrorKind::MasterDown,
+            ServerErrorKind::ReadOnly,
+        ] {
+            assert!(not_run(&server(kind, "")), "{kind:?}");
+        }
+        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
+        assert!(not_run(&RedisError::from(refused)));
+        for unknown in [
+            std::io::ErrorKind::ConnectionReset,
+            std::io::ErrorKind::BrokenPipe,
+            std::io::ErrorKind::TimedOut,
+        ] {
+            let error = RedisError::from(std::io::Error::from(unknown));
+            assert!(
+                !not_run(&error),
+                "{unknown:?}: the reply may be what was lost"
+            );
+        }
+        assert!(!not_run(&server(ServerErrorKind::NoScript, "")));
+        assert!(!not_run(&server(ServerErrorKind::ResponseError, "OOM")));
+    }
+
+    /// MOVED goes to the node named, ASK to it after ASKING.
+    #[test]
+    fn redirections() {
+        let moved = Redirect::of(&server(ServerErrorKind::Moved, "3999 127.0.0.1:6381")).unwrap();
+        assert!(matches!(moved.target(), Target::Node("127.0.0.1:6381")));
+        let ask = Redirect::of(&server(ServerErrorKind::Ask, "3999 127.0.0.1:6382")).unwrap();
+        assert!(matches!(ask.target(), Target::Asking("127.0.0.1:6382")));
+        assert!(Redirect::of(&server(ServerErrorKind::TryAgain, "")).is_none());
+    }
+
+    /// The reply shape of Redis 7's CLUSTER SLOTS.
+    #[test]
+    fn parses_cluster_slots() {
+        let node = |port| {
+            Value::Array(vec![
+                Value::BulkString(b"127.0.0.1".to_vec()),
+                Value::Int(port),
+                Value::BulkString(b"id".to_vec()),
+                Value::Array(vec![]),
+            ])
+        };
+        let reply = Value::Array(vec![
+            Value::Array(vec![
+                Value::Int(0),
+                Value::Int(5460),
+                node(7000),
+                node(7003),
+            ]),
+            Value::Array(vec![Value::Int(5461), Value::Int(16383), node(7001)]),
+        ]);
+        assert_eq!(
+            parse_slots(&reply).unwrap(),
+            vec![
+                SlotRange {
+                    start: 0,
+                    end: 5460,
+                    node: "127.0.0.1:7000".into()
+                },
+                SlotRange {
+                    start: 5461,
+                    end: 16383,
+                    node: "127.0.0.1:7001".into()
+                },
+            ]
+        );
+        assert_eq!(parse_slots(&Value::Nil), None);
+    }
+}
