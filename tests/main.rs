@@ -12,6 +12,7 @@
 
 mod common;
 
+mod cluster;
 mod concurrency;
 mod conditional_update;
 mod counters;

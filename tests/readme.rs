@@ -96,11 +96,9 @@ fn grpcurl_dir() -> PathBuf {
     PathBuf::from(path.trim()).parent().unwrap().to_owned()
 }
 
-/// Every `$ grpcurl …` example in README.md prints what the README shows,
-/// in order, against one fresh service (so examples may build on each
-/// other); the service then stops on SIGTERM with exit status 0.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readme_examples_print_what_they_show() {
+/// Runs every `$ grpcurl …` example of README.md, in order, against the
+/// service at `addr`, and asserts each prints what the README shows.
+pub fn run_examples(addr: &str) {
     let readme =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     let examples = examples(&readme);
@@ -114,11 +112,8 @@ async fn readme_examples_print_what_they_show() {
         grpcurl_dir().display(),
         std::env::var("PATH").unwrap_or_default()
     );
-
-    let mut binary = common::Binary::spawn(&["--dev"]).await;
-    let addr = binary.endpoint.uri().authority().unwrap().to_string();
     for example in &examples {
-        let command = example.command.replace("localhost:50051", &addr);
+        let command = example.command.replace("localhost:50051", addr);
         let output = Command::new("bash")
             .args(["-c", &format!("{command} 2>&1")])
             .env("PATH", &path)
@@ -143,6 +138,17 @@ async fn readme_examples_print_what_they_show() {
             actual.join("\n"),
         );
     }
+}
+
+/// Every `$ grpcurl …` example in README.md prints what the README shows,
+/// in order, against one fresh service started as `make run` starts it
+/// (so examples may build on each other); the service then stops on
+/// SIGTERM with exit status 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readme_examples_print_what_they_show() {
+    let mut binary = common::Binary::spawn(&["--dev"]).await;
+    let addr = binary.endpoint.uri().authority().unwrap().to_string();
+    tokio::task::block_in_place(|| run_examples(&addr));
 
     binary.signal("TERM");
     let status = timeout(Duration::from_secs(15), binary.child.wait())

@@ -15,7 +15,8 @@ use crate::common::{self, snapshot};
 
 fn connect(url: &str) -> Redis {
     Redis::new(&RedisConfig {
-        url: url.into(),
+        urls: vec![url.into()],
+        cluster: false,
         pool_size: 2,
         pool_wait: Duration::from_secs(2),
         pool_mode: PoolMode::Shared,

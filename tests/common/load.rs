@@ -59,6 +59,18 @@ impl Tally {
     }
 }
 
+/// The code a caller acts on. tonic's channel enforces the deadline
+/// itself and, when its timer fires before the server's DEADLINE_EXCEEDED
+/// arrives, reports CANCELLED "Timeout expired": the same deadline, seen
+/// first by the client (grpc-go and grpc-java say DEADLINE_EXCEEDED).
+pub fn client_code(status: &tonic::Status) -> Code {
+    if status.code() == Code::Cancelled && status.message() == "Timeout expired" {
+        Code::DeadlineExceeded
+    } else {
+        status.code()
+    }
+}
+
 /// Writers that create fresh keys (`w<writer>-<n>` = n) until stopped,
 /// recording every acknowledged key.
 pub struct Writers {
@@ -70,8 +82,21 @@ pub struct Writers {
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
+/// The key writer `w` creates in its `n`th call.
+pub type KeyOf = Arc<dyn Fn(usize, u64) -> String + Send + Sync>;
+
 impl Writers {
+    /// Writers of keys `w<writer>-<n>`.
     pub fn start(channel: &Channel, writers: usize) -> Self {
+        Self::start_keyed(
+            channel,
+            writers,
+            &(Arc::new(|w, n| format!("w{w}-{n}")) as KeyOf),
+        )
+    }
+
+    /// Writers of the keys `key_of` names.
+    pub fn start_keyed(channel: &Channel, writers: usize, key_of: &KeyOf) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let acked = Arc::new(Mutex::new(Vec::new()));
         let acks = Arc::new(AtomicU64::new(0));
@@ -80,6 +105,7 @@ impl Writers {
         let tasks = (0..writers)
             .map(|w| {
                 let mut values = ValuesServiceClient::new(channel.clone());
+                let key_of = Arc::clone(key_of);
                 let (stop, acked, acks, tally, failed) = (
                     Arc::clone(&stop),
                     Arc::clone(&acked),
@@ -90,7 +116,7 @@ impl Writers {
                 tokio::spawn(async move {
                     let mut n = 0_u64;
                     while !stop.load(Ordering::Relaxed) {
-                        let (key, value) = (format!("w{w}-{n}"), n.to_string());
+                        let (key, value) = (key_of(w, n), n.to_string());
                         let mut request = Request::new(create(&key, &value));
                         request.set_timeout(Duration::from_secs(2));
                         match values.compare_and_swap(request).await {
@@ -113,7 +139,7 @@ impl Writers {
                                 {
                                     assert!(details.retry_info().is_some(), "{status:?}");
                                 }
-                                tally.add(status.code());
+                                tally.add(client_code(&status));
                                 failed.lock().unwrap().push(key);
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                             }

@@ -3,6 +3,7 @@
 
 #![allow(dead_code)]
 
+pub mod cluster;
 pub mod linearizability;
 pub mod load;
 pub mod pki;

@@ -1,0 +1,221 @@
+//! A local Redis Cluster: 3 primaries and 3 replicas on loopback, each a
+//! private redis-server, joined by `redis-cli --cluster create`.
+
+use std::{collections::BTreeMap, process::Command, time::Duration};
+
+use redis::aio::MultiplexedConnection;
+use rmw::dev_redis::RedisProcess;
+use tokio::time::{Instant, sleep};
+
+/// How long the cluster may take to form, or to fail over.
+const SETTLE_WITHIN: Duration = Duration::from_secs(30);
+
+pub struct Cluster {
+    pub nodes: Vec<RedisProcess>,
+}
+
+/// One node as `CLUSTER NODES` describes it.
+#[derive(Clone, Debug)]
+pub struct NodeInfo {
+    pub id: String,
+    pub port: u16,
+    pub primary: bool,
+    pub failed: bool,
+    /// Slot ranges served, for a primary.
+    pub slots: Vec<(u16, u16)>,
+}
+
+impl Cluster {
+    /// Six nodes, joined as 3 primaries with a replica each; returns once
+    /// every node sees all 16384 slots served.
+    pub async fn start() -> Self {
+        let mut nodes = Vec::new();
+        for _ in 0..6 {
+            // The bus port defaults to the port + 10000, which may be taken
+            // or beyond 65535 for a random port: a free one is chosen.
+            let bus = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .unwrap()
+                .port()
+                .to_string();
+            let node = RedisProcess::start(&[
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                &bus,
+                // Short, so that a failover takes about a second.
+                "--cluster-node-timeout",
+                "1000",
+                // Replicas sync at once, not after the default 5 s wait for
+                // more replicas to share the transfer: a replica that never
+                // synced cannot be promoted.
+                "--repl-diskless-sync-delay",
+                "0",
+                // In the node's directory (`--dir` comes first).
+                "--logfile",
+                "redis.log",
+            ])
+            .await
+            .expect("redis-server (apt-get install -y redis-server)");
+            nodes.push(node);
+        }
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port()))
+            .collect();
+        let output = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addresses)
+            .args(["--cluster-replicas", "1", "--cluster-yes"])
+            .output()
+            .expect("redis-cli (apt-get install -y redis-tools)");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster create: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let cluster = Self { nodes };
+        cluster.wait_settled().await;
+        cluster
+    }
+
+    /// Comma-separated seed URLs, as `--redis-url` takes them.
+    pub fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .take(2)
+            .map(RedisProcess::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// A cluster connection of the test's own, seeded by every node (a
+    /// killed one is skipped).
+    pub async fn client(&self) -> redis::cluster_async::ClusterConnection {
+        let urls: Vec<String> = self.nodes.iter().map(RedisProcess::url).collect();
+        redis::cluster::ClusterClient::new(urls)
+            .unwrap()
+            .get_async_connection()
+            .await
+            .unwrap()
+    }
+
+    /// A connection to the live node on `port`.
+    pub async fn conn(&self, port: u16) -> MultiplexedConnection {
+        super::connect(&format!("redis://127.0.0.1:{port}")).await
+    }
+
+    /// The cluster's nodes, as a live node sees them.
+    pub async fn topology(&self, port: u16) -> Vec<NodeInfo> {
+        let text: String = redis::cmd("CLUSTER")
+            .arg("NODES")
+            .query_async(&mut self.conn(port).await)
+            .await
+            .unwrap();
+        text.lines().map(parse_node).collect()
+    }
+
+    /// The port of the primary serving `slot`, as the node on `port` sees it.
+    pub async fn primary_of(&self, port: u16, slot: u16) -> u16 {
+        self.topology(port)
+            .await
+            .into_iter()
+            .find(|n| n.primary && n.slots.iter().any(|(a, b)| (*a..=*b).contains(&slot)))
+            .map(|n| n.port)
+            .expect("every slot is served")
+    }
+
+    /// The primaries' ports, by node id.
+    pub async fn primaries(&self, port: u16) -> BTreeMap<String, u16> {
+        self.topology(port)
+            .await
+            .into_iter()
+            .filter(|n| n.primary && !n.failed && !n.slots.is_empty())
+            .map(|n| (n.id, n.port))
+            .collect()
+    }
+
+    /// The log of the node on `port`.
+    pub fn log(&self, port: u16) -> String {
+        let node = self.nodes.iter().find(|n| n.port() == port).unwrap();
+        std::fs::read_to_string(node.dir().join("redis.log")).unwrap_or_default()
+    }
+
+    /// Kills the node on `port` with SIGKILL.
+    pub fn kill(&mut self, port: u16) {
+        let node = self.nodes.iter_mut().find(|n| n.port() == port).unwrap();
+        node.kill();
+    }
+
+    /// Waits until every live node reports `cluster_state:ok` with every
+    /// slot served by a live primary, and every live replica is in sync
+    /// with its primary.
+    pub async fn wait_settled(&self) -> Duration {
+        let started = Instant::now();
+        'poll: loop {
+            assert!(
+                started.elapsed() < SETTLE_WITHIN,
+                "the cluster did not settle within {SETTLE_WITHIN:?}"
+            );
+            for node in &self.nodes {
+                let Ok(client) = redis::Client::open(node.url()) else {
+                    continue 'poll;
+                };
+                // A killed node refuses: it is not asked.
+                let Ok(mut conn) = client.get_multiplexed_async_connection().await else {
+                    continue;
+                };
+                let info: String = redis::cmd("CLUSTER")
+                    .arg("INFO")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                let replication: String = redis::cmd("INFO")
+                    .arg("replication")
+                    .query_async(&mut conn)
+                    .await
+                    .unwrap_or_default();
+                let synced = replication.contains("role:master")
+                    || replication.contains("master_link_status:up");
+                if !(synced
+                    && info.contains("cluster_state:ok")
+                    && info.contains("cluster_slots_ok:16384"))
+                {
+                    sleep(Duration::from_millis(50)).await;
+                    continue 'poll;
+                }
+            }
+            return started.elapsed();
+        }
+    }
+}
+
+/// `<id> <ip:port@bus> <flags> <primary> <ping> <pong> <epoch> <link> <slot>…`
+fn parse_node(line: &str) -> NodeInfo {
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let port = fields[1]
+        .split('@')
+        .next()
+        .and_then(|a| a.rsplit_once(':'))
+        .and_then(|(_, p)| p.parse().ok())
+        .unwrap();
+    let flags = fields[2];
+    let slots = fields[8..]
+        .iter()
+        // `[slot->-node]` entries are migrations in progress.
+        .filter(|s| !s.starts_with('['))
+        .map(|s| match s.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap(), b.parse().unwrap()),
+            None => (s.parse().unwrap(), s.parse().unwrap()),
+        })
+        .collect();
+    NodeInfo {
+        id: fields[0].to_owned(),
+        port,
+        primary: flags.contains("master"),
+        failed: flags.contains("fail") && !flags.contains("fail?"),
+        slots,
+    }
+}
