@@ -438,6 +438,7 @@ async fn primary_killed_under_load_fails_over() {
         victim_slots.iter().any(|(a, b)| (*a..=*b).contains(&slot))
     };
     let missing = missing(&cluster, &prefix, &acked).await;
+    let resends = resends(&service).await;
     let (lost_on_victim, lost_elsewhere): (Vec<_>, Vec<_>) =
         missing.iter().partition(|k| in_victim(k));
     println!(
@@ -445,7 +446,7 @@ async fn primary_killed_under_load_fails_over() {
          writes to its slots recovered {recovered:?} after the kill, SERVING again after {serving:?}; \
          probe errors {probe_errors:?}; writers' answers {:?}; {} acknowledged writes, \
          {} of them to the failed primary's slots missing after failover (asynchronous replication), \
-         {} missing elsewhere",
+         {} missing elsewhere; calls sent again {resends:?}",
         tally.get(),
         acked.len(),
         lost_on_victim.len(),
@@ -532,21 +533,7 @@ async fn reshard_under_load_loses_nothing() {
     writers.wait_for(500, Duration::from_secs(30)).await;
     let (acked, failed, tally) = writers.stop().await;
 
-    let metrics = scrape(service.metrics_addr).await;
-    let resends: BTreeMap<&str, f64> = [
-        "moved",
-        "ask",
-        "tryagain",
-        "down",
-        "readonly",
-        "unreachable",
-    ]
-    .into_iter()
-    .map(|reason| {
-        let series = format!("rmw_redis_cluster_resends_total{{reason=\"{reason}\"}}");
-        (reason, sample(&metrics, &series).unwrap_or(0.0))
-    })
-    .collect();
+    let resends = resends(&service).await;
     let missing = missing(&cluster, &prefix, &acked).await;
     let mut on_target = 0;
     let mut target = cluster.conn(to).await;
@@ -566,4 +553,24 @@ async fn reshard_under_load_loses_nothing() {
     assert!(missing.is_empty(), "{missing:?}");
     assert_eq!(on_target, acked.len());
     assert!(resends["moved"] + resends["ask"] + resends["tryagain"] > 0.0);
+}
+
+/// The service's `rmw_redis_cluster_resends_total`, by reason.
+async fn resends(service: &Service) -> BTreeMap<&'static str, f64> {
+    let metrics = scrape(service.metrics_addr).await;
+    [
+        "moved",
+        "ask",
+        "tryagain",
+        "down",
+        "readonly",
+        "noscript",
+        "unreachable",
+    ]
+    .into_iter()
+    .map(|reason| {
+        let series = format!("rmw_redis_cluster_resends_total{{reason=\"{reason}\"}}");
+        (reason, sample(&metrics, &series).unwrap_or(0.0))
+    })
+    .collect()
 }

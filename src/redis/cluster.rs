@@ -42,12 +42,13 @@ pub const MAX_PAUSE: Duration = Duration::from_millis(100);
 pub const REDIRECTS_IN_A_ROW: u32 = 4;
 
 /// Why a call was sent again.
-const RESEND_REASONS: [&str; 6] = [
+const RESEND_REASONS: [&str; 7] = [
     "moved",
     "ask",
     "tryagain",
     "down",
     "readonly",
+    "noscript",
     "unreachable",
 ];
 
@@ -148,7 +149,8 @@ impl ClusterPool {
             ErrorKind::Server(ServerErrorKind::TryAgain) => 2,
             ErrorKind::Server(ServerErrorKind::ClusterDown | ServerErrorKind::MasterDown) => 3,
             ErrorKind::Server(ServerErrorKind::ReadOnly) => 4,
-            _ => 5,
+            ErrorKind::Server(ServerErrorKind::NoScript) => 5,
+            _ => 6,
         };
         self.resends[reason].fetch_add(1, Ordering::Relaxed);
     }
@@ -225,9 +227,12 @@ fn by_address(node: &str) -> RedisResult<SingleNodeRoutingInfo> {
 /// cannot apply it twice: the node does not serve the slot (MOVED, ASK), a
 /// slot is half migrated (TRYAGAIN), the cluster or the slot's primary is
 /// down (CLUSTERDOWN, MASTERDOWN), the node was demoted (READONLY: Redis
-/// checks a writing script's flags before running it), or no connection to
-/// the node could be made. A dropped connection or a timeout proves
-/// nothing: the reply may be what was lost.
+/// checks a writing script's flags before running it), the node lacks the
+/// script even after it was loaded (NOSCRIPT: while the slot map is stale
+/// the cluster connection may send the load and the call to different
+/// nodes of the shard), or no connection to the node could be made. A
+/// dropped connection or a timeout proves nothing: the reply may be what
+/// was lost.
 pub fn not_run(error: &RedisError) -> bool {
     matches!(
         error.kind(),
@@ -238,6 +243,7 @@ pub fn not_run(error: &RedisError) -> bool {
                 | ServerErrorKind::ClusterDown
                 | ServerErrorKind::MasterDown
                 | ServerErrorKind::ReadOnly
+                | ServerErrorKind::NoScript
         ) | ErrorKind::ClusterConnectionNotFound
     ) || error.is_connection_refusal()
 }
@@ -320,6 +326,7 @@ mod tests {
             ServerErrorKind::ClusterDown,
             ServerErrorKind::MasterDown,
             ServerErrorKind::ReadOnly,
+            ServerErrorKind::NoScript,
         ] {
             assert!(not_run(&server(kind, "")), "{kind:?}");
         }
@@ -336,7 +343,6 @@ mod tests {
                 "{unknown:?}: the reply may be what was lost"
             );
         }
-        assert!(!not_run(&server(ServerErrorKind::NoScript, "")));
         assert!(!not_run(&server(ServerErrorKind::ResponseError, "OOM")));
     }
 

@@ -81,6 +81,12 @@ impl Service {
 
     /// The service with extra command-line `args`.
     pub async fn start_with(redis_url: &str, args: &[&str]) -> Self {
+        // Internal errors reach callers as a bare "internal error"; their
+        // cause is in the log, which a failing test prints.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::new("rmw=error"))
+            .with_test_writer()
+            .try_init();
         let prefix = unique_prefix();
         let mut command_line = vec![
             "rmw",
