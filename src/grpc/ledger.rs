@@ -71,6 +71,22 @@ fn post(kind: PostingKind, fields: &PostFields<'_>) -> Result<Post, crate::error
     })
 }
 
+/// A posting, or the funds that were short for it.
+fn posting(outcome: PostOutcome) -> Result<pb::Posting, pb::InsufficientFunds> {
+    match outcome {
+        PostOutcome::Posted {
+            before,
+            after,
+            entry_id,
+        } => Ok(pb::Posting {
+            balance_before: before,
+            balance_after: after,
+            entry_id,
+        }),
+        PostOutcome::Insufficient(short) => Err(insufficient(short)),
+    }
+}
+
 fn insufficient(short: Insufficient) -> pb::InsufficientFunds {
     pb::InsufficientFunds {
         account: short.account,
@@ -99,17 +115,9 @@ impl LedgerService for Ledger {
             },
         )?;
         let replied = self.cx.post(&request, deadline).await?;
-        let outcome = match replied.outcome {
-            PostOutcome::Posted {
-                before,
-                after,
-                entry_id,
-            } => credit::Outcome::Posted(pb::Posting {
-                balance_before: before,
-                balance_after: after,
-                entry_id,
-            }),
-            PostOutcome::Insufficient(_) => {
+        let outcome = match posting(replied.outcome) {
+            Ok(posting) => credit::Outcome::Posted(posting),
+            Err(_) => {
                 return Err(
                     crate::error::Error::internal("ledger_post", "a credit was short").into(),
                 );
@@ -139,20 +147,8 @@ impl LedgerService for Ledger {
             },
         )?;
         let replied = self.cx.post(&request, deadline).await?;
-        let outcome = match replied.outcome {
-            PostOutcome::Posted {
-                before,
-                after,
-                entry_id,
-            } => debit::Outcome::Posted(pb::Posting {
-                balance_before: before,
-                balance_after: after,
-                entry_id,
-            }),
-            PostOutcome::Insufficient(short) => {
-                debit::Outcome::InsufficientFunds(insufficient(short))
-            }
-        };
+        let outcome = posting(replied.outcome)
+            .map_or_else(debit::Outcome::InsufficientFunds, debit::Outcome::Posted);
         Ok(reply(pb::DebitResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),

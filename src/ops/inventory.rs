@@ -361,18 +361,13 @@ impl Context {
             Some(product) => self.keys.product_movements(&query.store, product),
             None => self.keys.movements(&query.store),
         };
-        let page = self
-            .page(
-                stream,
-                query.page_token.as_deref(),
-                query.page_size,
-                deadline,
-            )
-            .await?;
-        let items = page
-            .items
-            .iter()
-            .map(|entry| {
+        let filtered = query.product.is_some();
+        self.page(
+            stream,
+            query.page_token.as_deref(),
+            query.page_size,
+            deadline,
+            |entry| {
                 let kind = match entry.text("k")?.as_str() {
                     "set" => MovementKind::Set,
                     "restock" => MovementKind::Restock,
@@ -381,12 +376,7 @@ impl Context {
                     _ => return Err(Error::internal("streams_page", "unknown movement kind")),
                 };
                 Ok(Movement {
-                    // Product streams carry the id of the store's entry.
-                    id: if query.product.is_some() {
-                        entry.text("id")?
-                    } else {
-                        entry.id.clone()
-                    },
+                    id: entry.main_id(filtered)?,
                     kind,
                     product: entry.text("p")?,
                     delta: entry.int("d")?,
@@ -395,12 +385,9 @@ impl Context {
                     order_id: entry.text("o")?,
                     time: entry.time()?,
                 })
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok(Page {
-            items,
-            next_token: page.next_token,
-        })
+            },
+        )
+        .await
     }
 }
 

@@ -271,18 +271,13 @@ impl Context {
             Some(account) => self.keys.account_entries(&query.book, account),
             None => self.keys.entries(&query.book),
         };
-        let page = self
-            .page(
-                stream,
-                query.page_token.as_deref(),
-                query.page_size,
-                deadline,
-            )
-            .await?;
-        let items = page
-            .items
-            .iter()
-            .map(|entry| {
+        let filtered = query.account.is_some();
+        self.page(
+            stream,
+            query.page_token.as_deref(),
+            query.page_size,
+            deadline,
+            |entry| {
                 let kind = match entry.text("k")?.as_str() {
                     "credit" => EntryKind::Credit,
                     "debit" => EntryKind::Debit,
@@ -290,12 +285,7 @@ impl Context {
                     _ => return Err(Error::internal("streams_page", "unknown entry kind")),
                 };
                 Ok(Entry {
-                    // Account streams carry the id of the book's entry.
-                    id: if query.account.is_some() {
-                        entry.text("id")?
-                    } else {
-                        entry.id.clone()
-                    },
+                    id: entry.main_id(filtered)?,
                     kind,
                     from: entry.text("f")?,
                     to: entry.text("t")?,
@@ -307,12 +297,9 @@ impl Context {
                     request_id: entry.text("q")?,
                     time: entry.time()?,
                 })
-            })
-            .collect::<Result<_, Error>>()?;
-        Ok(Page {
-            items,
-            next_token: page.next_token,
-        })
+            },
+        )
+        .await
     }
 }
 

@@ -46,6 +46,16 @@ impl Entry {
             .map_err(|_| self.reply.unexpected())
     }
 
+    /// The entry's id in the main stream: an entry of a per-product or
+    /// per-account stream (`filtered`) carries it in field `id`.
+    pub fn main_id(&self, filtered: bool) -> Result<String, Error> {
+        if filtered {
+            self.text("id")
+        } else {
+            Ok(self.id.clone())
+        }
+    }
+
     /// When the entry was added: the millisecond part of its id, which
     /// Redis takes from its own clock.
     pub fn time(&self) -> Result<SystemTime, Error> {
@@ -59,14 +69,16 @@ impl Entry {
 }
 
 impl Context {
-    /// Up to `size` entries of `stream`, newest first, after `token`.
-    pub(crate) async fn page(
+    /// Up to `size` entries of `stream`, newest first, after `token`, each
+    /// read by `decode`.
+    pub(crate) async fn page<T>(
         &self,
         stream: String,
         token: Option<&str>,
         size: usize,
         deadline: Deadline,
-    ) -> Result<Page<Entry>, Error> {
+        decode: impl Fn(&Entry) -> Result<T, Error>,
+    ) -> Result<Page<T>, Error> {
         // One more than asked tells whether there is a next page.
         let call = Call::read(Script::StreamsPage)
             .key(stream)
@@ -97,6 +109,9 @@ impl Context {
         } else {
             None
         };
-        Ok(Page { items, next_token })
+        Ok(Page {
+            items: items.iter().map(decode).collect::<Result<_, _>>()?,
+            next_token,
+        })
     }
 }

@@ -166,17 +166,7 @@ impl ClusterPool {
 
     /// The pool's connections and checkouts.
     pub fn statistics(&self) -> PoolStatistics {
-        let state = self.pool.state();
-        let counts = state.statistics;
-        PoolStatistics {
-            open: state.connections,
-            idle: state.idle_connections,
-            waited: counts.get_waited,
-            timed_out: counts.get_timed_out,
-            wait_time: counts.get_wait_time,
-            created: counts.connections_created,
-            broken: counts.connections_closed_broken,
-        }
+        PoolStatistics::from(self.pool.state())
     }
 }
 

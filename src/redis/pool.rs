@@ -205,17 +205,7 @@ impl StandalonePool {
     /// The pool's connections and what its checkouts went through.
     #[must_use]
     pub fn statistics(&self) -> PoolStatistics {
-        let state = self.pool.state();
-        let counts = state.statistics;
-        PoolStatistics {
-            open: state.connections,
-            idle: state.idle_connections,
-            waited: counts.get_waited,
-            timed_out: counts.get_timed_out,
-            wait_time: counts.get_wait_time,
-            created: counts.connections_created,
-            broken: counts.connections_closed_broken,
-        }
+        PoolStatistics::from(self.pool.state())
     }
 }
 
@@ -236,4 +226,19 @@ pub struct PoolStatistics {
     pub created: u64,
     /// Connections dropped because they failed.
     pub broken: u64,
+}
+
+impl From<bb8::State> for PoolStatistics {
+    fn from(state: bb8::State) -> Self {
+        let counts = state.statistics;
+        Self {
+            open: state.connections,
+            idle: state.idle_connections,
+            waited: counts.get_waited,
+            timed_out: counts.get_timed_out,
+            wait_time: counts.get_wait_time,
+            created: counts.connections_created,
+            broken: counts.connections_closed_broken,
+        }
+    }
 }
