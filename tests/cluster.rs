@@ -326,7 +326,8 @@ async fn missing(cluster: &Cluster, prefix: &str, acked: &[(String, String)]) ->
 /// the promoted replica lacks (asynchronous replication's window).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn primary_killed_under_load_fails_over() {
-    let mut cluster = Cluster::start().await;
+    // A short node timeout, so that the failover takes about two seconds.
+    let mut cluster = Cluster::start_with_node_timeout(Duration::from_secs(1)).await;
     let seed = cluster.nodes[0].port();
     let service = Service::start_with(&cluster.urls(), &[])
         .await

@@ -11,10 +11,17 @@
 //! its connection dropped, and a script whose reply was lost may have run:
 //! sending a write again would apply it twice. The service resends only on
 //! the replies that prove the script did not run (see [`not_run`]).
+//!
+//! Checks addressed to one node (the health check's `SCRIPT EXISTS` and
+//! `SCRIPT LOAD` on each primary) go over plain connections of their own
+//! ([`NodeLinks`]): a cluster connection asked for a node it holds no
+//! connection to (a primary that just died) reconnects to every seed node
+//! and holds every call meanwhile.
 
 use std::{
+    collections::HashMap,
     sync::{
-        PoisonError, RwLock,
+        Mutex, PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -22,7 +29,9 @@ use std::{
 
 use bb8::{Pool, RunError};
 use redis::{
-    ErrorKind, RedisError, RedisResult, ServerErrorKind, Value,
+    AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo,
+    RedisError, RedisResult, ServerErrorKind, Value,
+    aio::MultiplexedConnection,
     cluster::ClusterClient,
     cluster_async::ClusterConnection,
     cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr},
@@ -31,6 +40,9 @@ use redis::{
 
 use super::{Link, Target, pool::PoolStatistics};
 use crate::{deadline::Deadline, error::Error};
+
+/// How long making a connection to a node may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// The first pause before sending again a call the cluster did not run.
 pub const FIRST_PAUSE: Duration = Duration::from_millis(5);
@@ -70,6 +82,8 @@ pub struct ClusterPool {
     slots: RwLock<Vec<SlotRange>>,
     /// Calls sent again, by `RESEND_REASONS`.
     resends: [AtomicU64; RESEND_REASONS.len()],
+    /// Connections to single nodes, for checks.
+    nodes: NodeLinks,
 }
 
 impl ClusterPool {
@@ -78,7 +92,7 @@ impl ClusterPool {
     pub fn new(seeds: &[String], size: u32, wait: Duration) -> RedisResult<Self> {
         let client = ClusterClient::builder(seeds.iter().map(String::as_str))
             .tcp_settings(TcpSettings::default().set_nodelay(true))
-            .connection_timeout(Duration::from_secs(1))
+            .connection_timeout(CONNECT_TIMEOUT)
             // Each attempt is bounded; the whole call is bounded by its
             // deadline (Redis::eval), across retries and redirections.
             .response_timeout(Duration::from_secs(1))
@@ -92,12 +106,21 @@ impl ClusterPool {
             .retry_connection(false)
             .connection_timeout(wait)
             .build_unchecked(client);
+        let seed = seeds
+            .first()
+            .ok_or_else(|| RedisError::from((ErrorKind::InvalidClientConfig, "no seed node")))?;
         Ok(Self {
             pool,
             wait,
             slots: RwLock::default(),
             resends: Default::default(),
+            nodes: NodeLinks::new(seed.as_str().into_connection_info()?),
         })
+    }
+
+    /// Plain connections to single nodes, for checks.
+    pub fn nodes(&self) -> &NodeLinks {
+        &self.nodes
     }
 
     /// A cluster connection by `deadline`.
@@ -200,6 +223,12 @@ impl Link for ClusterConnection {
 }
 
 fn by_address(node: &str) -> RedisResult<SingleNodeRoutingInfo> {
+    let (host, port) = address(node)?;
+    Ok(SingleNodeRoutingInfo::ByAddress { host, port })
+}
+
+/// `host:port`, split.
+fn address(node: &str) -> RedisResult<(String, u16)> {
     let bad = |what| RedisError::from((ErrorKind::InvalidClientConfig, what, node.to_owned()));
     let (host, port) = node
         .rsplit_once(':')
@@ -207,10 +236,66 @@ fn by_address(node: &str) -> RedisResult<SingleNodeRoutingInfo> {
     let port = port
         .parse()
         .map_err(|_| bad("node address with a bad port"))?;
-    Ok(SingleNodeRoutingInfo::ByAddress {
-        host: host.to_owned(),
-        port,
-    })
+    Ok((host.to_owned(), port))
+}
+
+/// Plain connections to single nodes, made on first use with the seed's
+/// credentials and TLS, and dropped when they fail or the node leaves.
+pub struct NodeLinks {
+    seed: ConnectionInfo,
+    links: Mutex<HashMap<String, MultiplexedConnection>>,
+}
+
+impl NodeLinks {
+    fn new(seed: ConnectionInfo) -> Self {
+        Self {
+            seed: seed.set_tcp_settings(TcpSettings::default().set_nodelay(true)),
+            links: Mutex::default(),
+        }
+    }
+
+    /// The connection to `node` (`host:port`), made if there is none.
+    pub async fn get(&self, node: &str) -> RedisResult<MultiplexedConnection> {
+        if let Some(link) = self.lock().get(node) {
+            return Ok(link.clone());
+        }
+        let (host, port) = address(node)?;
+        let addr = match self.seed.addr().clone() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host,
+                port,
+                insecure,
+                tls_params,
+            },
+            _ => ConnectionAddr::Tcp(host, port),
+        };
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(CONNECT_TIMEOUT));
+        let link = Client::open(self.seed.clone().set_addr(addr))?
+            .get_multiplexed_async_connection_with_config(&config)
+            .await?;
+        self.lock().insert(node.to_owned(), link.clone());
+        Ok(link)
+    }
+
+    /// Forgets the connection to `node`, which failed.
+    pub fn failed(&self, node: &str) {
+        self.lock().remove(node);
+    }
+
+    /// Keeps the connections to `nodes` only.
+    pub fn retain(&self, nodes: &[String]) {
+        self.lock().retain(|node, _| nodes.contains(node));
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, MultiplexedConnection>> {
+        self.links.lock().unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 /// Whether `error` proves the script was not run, so sending it again
@@ -220,9 +305,12 @@ fn by_address(node: &str) -> RedisResult<SingleNodeRoutingInfo> {
 /// checks a writing script's flags before running it), the node lacks the
 /// script even after it was loaded (NOSCRIPT: while the slot map is stale
 /// the cluster connection may send the load and the call to different
-/// nodes of the shard), or no connection to the node could be made. A
-/// dropped connection or a timeout proves nothing: the reply may be what
-/// was lost.
+/// nodes of the shard), or the cluster connection had no connection to
+/// send it over. A dropped connection or a timeout proves nothing: the
+/// reply may be what was lost. Nor does a refused connection: when
+/// re-reading the slot map fails, redis-rs answers every call in flight,
+/// sent or not, with that failure, typically a reconnect to a dead node
+/// refused.
 pub fn not_run(error: &RedisError) -> bool {
     matches!(
         error.kind(),
@@ -235,13 +323,15 @@ pub fn not_run(error: &RedisError) -> bool {
                 | ServerErrorKind::ReadOnly
                 | ServerErrorKind::NoScript
         ) | ErrorKind::ClusterConnectionNotFound
-    ) || error.is_connection_refusal()
+    )
 }
 
 /// Where MOVED or ASK sent a call.
 pub struct Redirect {
     /// The node, `host:port`.
     pub node: String,
+    /// The call's slot.
+    slot: u16,
     /// ASK: the node imports the slot, and serves the call after `ASKING`.
     asking: bool,
 }
@@ -249,19 +339,25 @@ pub struct Redirect {
 impl Redirect {
     /// The redirection `error` gives, if it is MOVED or ASK.
     pub fn of(error: &RedisError) -> Option<Self> {
-        let (node, _slot) = error.redirect_node()?;
+        let (node, slot) = error.redirect_node()?;
         Some(Self {
             node: node.to_owned(),
+            slot,
             asking: error.kind() == ErrorKind::Server(ServerErrorKind::Ask),
         })
     }
 
-    /// Where to send the call.
+    /// Where to send the call. ASK: to the node named, after `ASKING`.
+    /// MOVED: by slot again. The MOVED made the cluster connection re-read
+    /// the slot map, and it sends nothing more until it has; sent by
+    /// address instead, to a node it holds no connection to (a replica
+    /// promoted a moment ago), the call would make it reconnect to every
+    /// seed node.
     pub fn target(&self) -> Target<'_> {
         if self.asking {
             Target::Asking(&self.node)
         } else {
-            Target::Node(&self.node)
+            Target::Slot(self.slot)
         }
     }
 }
@@ -320,9 +416,8 @@ mod tests {
         ] {
             assert!(not_run(&server(kind, "")), "{kind:?}");
         }
-        let refused = std::io::Error::from(std::io::ErrorKind::ConnectionRefused);
-        assert!(not_run(&RedisError::from(refused)));
         for unknown in [
+            std::io::ErrorKind::ConnectionRefused,
             std::io::ErrorKind::ConnectionReset,
             std::io::ErrorKind::BrokenPipe,
             std::io::ErrorKind::TimedOut,
@@ -336,11 +431,12 @@ mod tests {
         assert!(!not_run(&server(ServerErrorKind::ResponseError, "OOM")));
     }
 
-    /// MOVED goes to the node named, ASK to it after ASKING.
+    /// MOVED goes by slot again (the map is re-read), ASK to the node named
+    /// after ASKING.
     #[test]
     fn redirections() {
         let moved = Redirect::of(&server(ServerErrorKind::Moved, "3999 127.0.0.1:6381")).unwrap();
-        assert!(matches!(moved.target(), Target::Node("127.0.0.1:6381")));
+        assert!(matches!(moved.target(), Target::Slot(3999)));
         let ask = Redirect::of(&server(ServerErrorKind::Ask, "3999 127.0.0.1:6382")).unwrap();
         assert!(matches!(ask.target(), Target::Asking("127.0.0.1:6382")));
         assert!(Redirect::of(&server(ServerErrorKind::TryAgain, "")).is_none());

@@ -86,7 +86,7 @@ enum Backend {
         /// The node's address, as reported by admin and health.
         node: String,
     },
-    Cluster(ClusterPool),
+    Cluster(Box<ClusterPool>),
 }
 
 /// Where a command is sent.
@@ -183,11 +183,11 @@ impl Redis {
     /// background: this succeeds while Redis is down.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
         let backend = if config.cluster {
-            Backend::Cluster(ClusterPool::new(
+            Backend::Cluster(Box::new(ClusterPool::new(
                 &config.urls,
                 config.pool_size,
                 config.pool_wait,
-            )?)
+            )?))
         } else {
             let [url] = config.urls.as_slice() else {
                 return Err(RedisError::from((
@@ -291,7 +291,8 @@ impl Redis {
             // the cluster to settle.
             if redirect.is_none() || redirects_in_a_row > cluster::REDIRECTS_IN_A_ROW {
                 if deadline.remaining().is_none_or(|left| left <= pause) {
-                    return Err(classify(&error, deadline));
+                    // Not run, and no time left to send it again.
+                    return Err(Error::Unavailable(error.to_string()));
                 }
                 tracing::debug!(%error, "the cluster did not run the script; sending it again");
                 tokio::time::sleep(pause).await;
@@ -382,9 +383,20 @@ impl Redis {
             .await
             .map_err(|error| classify(&error, deadline))?;
         self.inner.states.retain(&primaries);
+        let nodes = cluster.nodes();
+        nodes.retain(&primaries);
         let mut first = Ok(());
         for node in &primaries {
-            if let Err(failure) = self.check_node(&mut conn, node).await {
+            let checked = match nodes.get(node).await {
+                Ok(mut link) => self.check_node(&mut link, node).await,
+                Err(error) => Err(Failure::Redis(error)),
+            };
+            if let Err(Failure::Redis(error)) = &checked
+                && (is_broken(error) || error.is_timeout())
+            {
+                nodes.failed(node);
+            }
+            if let Err(failure) = checked {
                 let error = match failure.into_error(deadline) {
                     Error::Unavailable(detail) => Error::Unavailable(format!("{node}: {detail}")),
                     other => other,

@@ -5,13 +5,21 @@ use std::{collections::BTreeMap, process::Command, time::Duration};
 
 use redis::aio::MultiplexedConnection;
 use rmw::dev_redis::RedisProcess;
-use tokio::time::{Instant, sleep};
+use tokio::{
+    sync::{Semaphore, SemaphorePermit},
+    time::{Instant, sleep},
+};
 
 /// How long the cluster may take to form, or to fail over.
 const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 
+/// One cluster at a time: two, each under load, on 2 busy cores could miss
+/// each other's node timeouts and fail over unasked.
+static ONE_AT_A_TIME: Semaphore = Semaphore::const_new(1);
+
 pub struct Cluster {
     pub nodes: Vec<RedisProcess>,
+    _turn: SemaphorePermit<'static>,
 }
 
 /// One node as `CLUSTER NODES` describes it.
@@ -29,6 +37,14 @@ impl Cluster {
     /// Six nodes, joined as 3 primaries with a replica each; returns once
     /// every node sees all 16384 slots served.
     pub async fn start() -> Self {
+        Self::start_with_node_timeout(Duration::from_secs(5)).await
+    }
+
+    /// The cluster, where a node unreachable for `node_timeout` is failed
+    /// over.
+    pub async fn start_with_node_timeout(node_timeout: Duration) -> Self {
+        let turn = ONE_AT_A_TIME.acquire().await.unwrap();
+        let node_timeout = node_timeout.as_millis().to_string();
         let mut nodes = Vec::new();
         for _ in 0..6 {
             // The bus port defaults to the port + 10000, which may be taken
@@ -45,9 +61,8 @@ impl Cluster {
                 "nodes.conf",
                 "--cluster-port",
                 &bus,
-                // Short, so that a failover takes about a second.
                 "--cluster-node-timeout",
-                "1000",
+                &node_timeout,
                 // Replicas sync at once, not after the default 5 s wait for
                 // more replicas to share the transfer: a replica that never
                 // synced cannot be promoted.
@@ -76,7 +91,7 @@ impl Cluster {
             "redis-cli --cluster create: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let cluster = Self { nodes };
+        let cluster = Self { nodes, _turn: turn };
         cluster.wait_settled().await;
         cluster
     }
