@@ -201,10 +201,14 @@ impl Redis {
                 StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;
             Backend::Standalone { pool, node }
         };
+        let states = ScriptStates::default();
+        if let Backend::Standalone { node, .. } = &backend {
+            states.add(node);
+        }
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
-                states: ScriptStates::default(),
+                states,
                 errors: ErrorCounts::default(),
             }),
         })

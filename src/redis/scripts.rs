@@ -155,12 +155,13 @@ pub struct ScriptStates {
 }
 
 impl ScriptStates {
-    fn with_node<T>(&self, node: &str, f: impl FnOnce(&mut Vec<NodeScript>) -> T) -> T {
+    /// Runs `f` on what is known of `node`, if it is tracked. Only checks
+    /// (and the start, standalone) add nodes: a call names its node from a
+    /// slot map that may be a moment old, and must not bring back a node
+    /// that has left.
+    fn with_node<T>(&self, node: &str, f: impl FnOnce(&mut Vec<NodeScript>) -> T) -> Option<T> {
         let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
-        let states = nodes
-            .entry(node.to_owned())
-            .or_insert_with(|| vec![NodeScript::default(); Script::ALL.len()]);
-        f(states)
+        nodes.get_mut(node).map(f)
     }
 
     /// Records that `script` was just loaded on `node`; returns whether it
@@ -176,11 +177,24 @@ impl ScriptStates {
             state.last_loaded = Some(SystemTime::now());
             reload
         })
+        .unwrap_or(false)
+    }
+
+    /// Starts tracking `node`, knowing nothing of it yet.
+    pub fn add(&self, node: &str) {
+        self.add_and(node, |_| ());
+    }
+
+    fn add_and(&self, node: &str, f: impl FnOnce(&mut Vec<NodeScript>)) {
+        let mut nodes = self.nodes.lock().unwrap_or_else(PoisonError::into_inner);
+        f(nodes
+            .entry(node.to_owned())
+            .or_insert_with(|| vec![NodeScript::default(); Script::ALL.len()]));
     }
 
     /// Records the answer of `SCRIPT EXISTS` for every script on `node`.
     pub fn checked(&self, node: &str, exists: &[bool]) {
-        self.with_node(node, |states| {
+        self.add_and(node, |states| {
             let now = SystemTime::now();
             for (state, &loaded) in states.iter_mut().zip(exists) {
                 state.loaded = loaded;
