@@ -314,16 +314,23 @@ impl Redis {
         call: &Call,
     ) -> Result<Value, Failure> {
         let command = call.command();
-        match conn.send(to, &command).await {
-            Err(error) if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript) => {
-                let script = call.script();
-                if let Some(node) = node {
-                    self.inner.states.missing(node, script);
+        let mut reloads = 0;
+        loop {
+            match conn.send(to, &command).await {
+                Err(error)
+                    if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
+                        && reloads < NOSCRIPT_RELOADS =>
+                {
+                    // Nothing ran: load the script and send the call again.
+                    reloads += 1;
+                    let script = call.script();
+                    if let Some(node) = node {
+                        self.inner.states.missing(node, script);
+                    }
+                    self.load(conn, to.for_load(), node, script).await?;
                 }
-                self.load(conn, to.for_load(), node, script).await?;
-                Ok(conn.send(to, &command).await?)
+                other => return Ok(other?),
             }
-            other => Ok(other?),
         }
     }
 
@@ -477,6 +484,10 @@ fn sha_mismatch(script: Script, got: &str) -> Error {
     )
 }
 
+/// Loads of a script one call may make. One is enough unless the script
+/// cache is flushed again between the load and the call.
+const NOSCRIPT_RELOADS: u32 = 3;
+
 /// Whether `error` means the connection itself is gone.
 fn is_broken(error: &RedisError) -> bool {
     !error.is_timeout()
@@ -495,10 +506,11 @@ pub(crate) fn classify(error: &RedisError, deadline: Deadline) -> Error {
     match error.code() {
         Some("OOM") => return Error::OutOfMemory(error.to_string()),
         // Redis is there but cannot serve now: loading its data set, stuck
-        // in a long script, or a cluster moving slots or failing over.
+        // in a long script, a cluster moving slots or failing over, or the
+        // script cache flushed again and again under the call.
         Some(
             "BUSY" | "LOADING" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN" | "READONLY" | "MOVED"
-            | "ASK",
+            | "ASK" | "NOSCRIPT",
         ) => return Error::Unavailable(error.to_string()),
         _ => {}
     }
