@@ -71,7 +71,19 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         ),
     };
     let listeners = Listeners::bind(&config).await?;
-    tracing::info!(addr = %config.listen, tls = config.tls_cert.is_some(), "serving gRPC");
+    // The bound addresses, which differ from the configured ones for port 0.
+    let bound = |listener: Option<&TcpListener>| {
+        listener
+            .and_then(|l| l.local_addr().ok())
+            .map_or_else(|| "off".to_owned(), |addr| addr.to_string())
+    };
+    tracing::info!(
+        addr = bound(Some(&listeners.grpc)),
+        metrics = bound(listeners.metrics.as_ref()),
+        health = bound(listeners.health.as_ref()),
+        tls = config.tls_cert.is_some(),
+        "serving gRPC"
+    );
     let served = serve(&config, &url, listeners, shutdown::signal_received()).await;
     drop(dev_redis);
     // The exporter needs the runtime to send what is buffered, so the

@@ -10,6 +10,8 @@
 
 pub mod metrics;
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_subscriber::{
@@ -39,7 +41,8 @@ fn traces_wanted() -> bool {
 /// exporter's gRPC channel lives on it).
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
     let logs = EnvFilter::try_new(filter)?;
-    let fmt = tracing_subscriber::fmt::layer();
+    // Colours only on a terminal: a log file or collector gets plain text.
+    let fmt = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
     let fmt = match format {
         LogFormat::Text => fmt.boxed(),
         LogFormat::Json => fmt.json().flatten_event(true).boxed(),
