@@ -9,10 +9,13 @@
 
 use std::time::Duration;
 
-use tokio::sync::watch;
+use tokio::{sync::watch, time::Instant};
 use tonic_health::{ServingStatus, server::HealthReporter};
 
 use crate::{deadline::Deadline, redis::Redis};
+
+/// The least time between two checks brought forward by failed calls.
+const TROUBLE_GAP: Duration = Duration::from_millis(50);
 
 /// The health service name of the liveness probe.
 pub const LIVENESS: &str = "liveness";
@@ -64,6 +67,7 @@ impl Readiness {
         let patience = interval.max(Duration::from_secs(1));
         let mut serving = None;
         while !*stop.borrow() {
+            let checked = Instant::now();
             let result = redis.check_scripts(Deadline::after(patience)).await;
             let now = result.is_ok();
             if serving != Some(now) {
@@ -84,8 +88,17 @@ impl Readiness {
                 self.set(status).await;
                 serving = Some(now);
             }
+            // While SERVING, a call that finds Redis unavailable brings the
+            // next check forward, so readiness turns NOT_SERVING without
+            // waiting out the interval; a short gap keeps a burst of failed
+            // calls from turning into a burst of checks.
+            let trouble = async {
+                tokio::time::sleep_until(checked + TROUBLE_GAP).await;
+                redis.trouble().await;
+            };
             tokio::select! {
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep_until(checked + interval) => {}
+                () = trouble, if serving == Some(true) => {}
                 _ = stop.changed() => {}
             }
         }

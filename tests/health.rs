@@ -130,6 +130,30 @@ async fn redis_outage_and_recovery() {
     );
 }
 
+/// Injected: SIGKILL of redis-server while the scheduled check is a
+/// minute away (`--health-interval 60s`). Asserted: the first call that
+/// finds Redis unavailable brings the check forward, and readiness turns
+/// NOT_SERVING within seconds, not at the next interval.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_call_brings_the_check_forward() {
+    let mut env = Env::start_with(&[], &["--health-interval", "60s"]).await;
+    let mut values = env.service.values();
+    values.compare_and_swap(create("before")).await.unwrap();
+    env.redis.kill();
+    let status = values
+        .get_value(GetValueRequest {
+            key: "before".into(),
+        })
+        .await
+        .unwrap_err();
+    assert_unavailable(&status);
+    let took = env
+        .service
+        .wait_health("", ServingStatus::NotServing, Duration::from_secs(10))
+        .await;
+    println!("readiness NOT_SERVING {took:?} after the first failed call (check interval 60 s)");
+}
+
 /// Injected: SCRIPT FLUSH. Asserted: the very next call succeeds (the
 /// reload is invisible), and admin reports the reload.
 #[tokio::test]

@@ -78,6 +78,8 @@ struct Inner {
     backend: Backend,
     states: ScriptStates,
     errors: ErrorCounts,
+    /// Told when a call found Redis unavailable.
+    trouble: tokio::sync::Notify,
 }
 
 enum Backend {
@@ -210,6 +212,7 @@ impl Redis {
                 backend,
                 states,
                 errors: ErrorCounts::default(),
+                trouble: tokio::sync::Notify::new(),
             }),
         })
     }
@@ -220,8 +223,18 @@ impl Redis {
         let result = self.eval_once(call, deadline).await;
         if let Err(error) = &result {
             self.inner.errors.count(error);
+            if matches!(error, Error::Unavailable(_)) {
+                self.inner.trouble.notify_one();
+            }
         }
         result
+    }
+
+    /// Returns once a call has found Redis unavailable (at once if one did
+    /// since the last time this returned), so that health can check now
+    /// rather than at its next interval.
+    pub async fn trouble(&self) {
+        self.inner.trouble.notified().await;
     }
 
     #[tracing::instrument(
