@@ -15,7 +15,8 @@ use rmw::{
     proto::v1::{
         CompareAndSwapRequest, ConditionalUpdateRequest, CreditRequest, GetBalancesRequest,
         GetScriptStatusRequest, GetStockRequest, RestockRequest, Write,
-        conditional_update_response as update,
+        admin_service_client::AdminServiceClient, conditional_update_response as update,
+        values_service_client::ValuesServiceClient,
     },
     redis::slot::slot,
 };
@@ -28,7 +29,8 @@ use crate::{
         Binary, Service, assert_invalid,
         cluster::Cluster,
         load::{KeyOf, Writers, create},
-        sample, scrape,
+        pki::Pki,
+        sample, scrape, unique_prefix,
     },
     readme,
 };
@@ -75,6 +77,90 @@ async fn readme_examples_on_a_cluster() {
     let binary = Binary::spawn(&["--redis-url", &urls.join(",")]).await;
     let addr = binary.endpoint.uri().authority().unwrap().to_string();
     tokio::task::block_in_place(|| readme::run_examples(&addr));
+}
+
+/// A cluster whose nodes speak TLS (client ports, bus, replication), as
+/// the production overlay deploys one. Asserted: the built binary, given
+/// two `rediss://` seed URLs and the test CA in `SSL_CERT_FILE`, serves
+/// calls on keys in every primary's slots, reports its scripts loaded on
+/// the three primaries at their TLS ports (its per-node check connections
+/// are TLS too), and every primary sees its connections on the TLS port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rediss_seeds_reach_a_tls_cluster() {
+    let pki = Pki::new();
+    let cluster = Cluster::start_tls(&pki).await;
+    let seeds: Vec<String> = cluster
+        .tls_ports
+        .iter()
+        .take(2)
+        .map(|port| format!("rediss://127.0.0.1:{port}"))
+        .collect();
+    let prefix = unique_prefix();
+    let binary = Binary::spawn_with_env(
+        &["--redis-url", &seeds.join(","), "--key-prefix", &prefix],
+        &[("SSL_CERT_FILE", Pki::arg(&pki.ca).as_str())],
+    )
+    .await;
+    let mut values = ValuesServiceClient::new(binary.channel.clone());
+    let seed = cluster.nodes[0].port();
+    let mut served_by = BTreeSet::new();
+    for n in 0..30 {
+        let key = format!("k{n}");
+        served_by.insert(
+            cluster
+                .primary_of(seed, slot(&format!("{prefix}:val:{key}")))
+                .await,
+        );
+        values
+            .compare_and_swap(create(&key, "v"))
+            .await
+            .unwrap_or_else(|status| panic!("{key}: {status:?}"));
+    }
+    assert_eq!(served_by.len(), 3, "the keys span every primary");
+
+    // The primaries, by plaintext port (the harness's view) and TLS port.
+    let primaries: BTreeMap<u16, u16> = cluster
+        .primaries(seed)
+        .await
+        .into_values()
+        .map(|port| {
+            let at = cluster.nodes.iter().position(|n| n.port() == port).unwrap();
+            (port, cluster.tls_ports[at])
+        })
+        .collect();
+    let status = AdminServiceClient::new(binary.channel.clone())
+        .get_script_status(GetScriptStatusRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let tls_nodes: BTreeSet<String> = primaries
+        .values()
+        .map(|tls| format!("127.0.0.1:{tls}"))
+        .collect();
+    for script in &status.scripts {
+        let nodes: BTreeSet<String> = script.nodes.iter().map(|n| n.node.clone()).collect();
+        assert_eq!(nodes, tls_nodes, "{}", script.name);
+        assert!(script.nodes.iter().all(|n| n.loaded), "{script:?}");
+    }
+    let mut on_tls = BTreeMap::new();
+    for (port, tls) in &primaries {
+        let clients: String = redis::cmd("CLIENT")
+            .arg("LIST")
+            .arg("TYPE")
+            .arg("normal")
+            .query_async(&mut cluster.conn(*port).await)
+            .await
+            .unwrap();
+        let count = clients
+            .lines()
+            .filter(|l| l.contains(&format!("laddr=127.0.0.1:{tls} ")))
+            .count();
+        on_tls.insert(*tls, count);
+    }
+    println!(
+        "TLS cluster: 30 calls over rediss:// seeds, served by primaries {served_by:?}; rmw's connections by primary TLS port {on_tls:?}"
+    );
+    assert!(on_tls.values().all(|&n| n > 0), "{on_tls:?}");
 }
 
 /// Keys that exercise hash tags: empty, unclosed and repeated braces,

@@ -4,6 +4,8 @@
 use std::{collections::BTreeMap, process::Command, time::Duration};
 
 use redis::aio::MultiplexedConnection;
+
+use super::pki::Pki;
 use rmw::dev_redis::RedisProcess;
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
@@ -19,7 +21,19 @@ static ONE_AT_A_TIME: Semaphore = Semaphore::const_new(1);
 
 pub struct Cluster {
     pub nodes: Vec<RedisProcess>,
+    /// Each node's TLS port, for a cluster started with TLS (the plaintext
+    /// port stays open for the harness).
+    pub tls_ports: Vec<u16>,
     _turn: SemaphorePermit<'static>,
+}
+
+/// A free loopback port, for a port Redis must be told.
+fn free_port() -> String {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port()
+        .to_string()
 }
 
 /// One node as `CLUSTER NODES` describes it.
@@ -43,18 +57,54 @@ impl Cluster {
     /// The cluster, where a node unreachable for `node_timeout` is failed
     /// over.
     pub async fn start_with_node_timeout(node_timeout: Duration) -> Self {
+        Self::start_with(node_timeout, None).await
+    }
+
+    /// The cluster speaking TLS with `pki`'s server certificate on its
+    /// client ports (also plaintext ones, for the harness), its bus and
+    /// replication, as the production overlay deploys it.
+    pub async fn start_tls(pki: &Pki) -> Self {
+        Self::start_with(Duration::from_secs(5), Some(pki)).await
+    }
+
+    async fn start_with(node_timeout: Duration, tls: Option<&Pki>) -> Self {
         let turn = ONE_AT_A_TIME.acquire().await.unwrap();
         let node_timeout = node_timeout.as_millis().to_string();
         let mut nodes = Vec::new();
+        let mut tls_ports = Vec::new();
         for _ in 0..6 {
             // The bus port defaults to the port + 10000, which may be taken
             // or beyond 65535 for a random port: a free one is chosen.
-            let bus = std::net::TcpListener::bind("127.0.0.1:0")
-                .and_then(|l| l.local_addr())
-                .unwrap()
-                .port()
-                .to_string();
-            let node = RedisProcess::start(&[
+            let bus = free_port();
+            let tls_port = free_port();
+            let tls_args = tls.map(|pki| {
+                [
+                    "--tls-port".to_owned(),
+                    tls_port.clone(),
+                    "--tls-cert-file".to_owned(),
+                    Pki::arg(&pki.server_cert),
+                    "--tls-key-file".to_owned(),
+                    Pki::arg(&pki.server_key),
+                    "--tls-ca-cert-file".to_owned(),
+                    Pki::arg(&pki.ca),
+                    "--tls-auth-clients".to_owned(),
+                    "no".to_owned(),
+                    // The bus always asks the connecting node for a client
+                    // certificate, which the server one (for servers only)
+                    // cannot be.
+                    "--tls-client-cert-file".to_owned(),
+                    Pki::arg(&pki.client_cert),
+                    "--tls-client-key-file".to_owned(),
+                    Pki::arg(&pki.client_key),
+                    // Topology (CLUSTER SLOTS, MOVED) names a TLS client
+                    // the TLS ports; the bus and replicas speak TLS too.
+                    "--tls-cluster".to_owned(),
+                    "yes".to_owned(),
+                    "--tls-replication".to_owned(),
+                    "yes".to_owned(),
+                ]
+            });
+            let mut args = vec![
                 "--cluster-enabled",
                 "yes",
                 "--cluster-config-file",
@@ -71,16 +121,24 @@ impl Cluster {
                 // In the node's directory (`--dir` comes first).
                 "--logfile",
                 "redis.log",
-            ])
-            .await
-            .expect("redis-server (apt-get install -y redis-server)");
+            ];
+            args.extend(tls_args.iter().flatten().map(String::as_str));
+            let node = RedisProcess::start(&args)
+                .await
+                .expect("redis-server (apt-get install -y redis-server)");
             nodes.push(node);
+            if tls.is_some() {
+                tls_ports.push(tls_port.parse().unwrap());
+            }
         }
         let addresses: Vec<String> = nodes
             .iter()
             .map(|n| format!("127.0.0.1:{}", n.port()))
             .collect();
-        let output = Command::new("redis-cli")
+        // Bounded: redis-cli waits for the nodes to join for as long as it
+        // takes, forever if they cannot.
+        let output = Command::new("timeout")
+            .args([&SETTLE_WITHIN.as_secs().to_string(), "redis-cli"])
             .args(["--cluster", "create"])
             .args(&addresses)
             .args(["--cluster-replicas", "1", "--cluster-yes"])
@@ -91,7 +149,11 @@ impl Cluster {
             "redis-cli --cluster create: {}",
             String::from_utf8_lossy(&output.stdout)
         );
-        let cluster = Self { nodes, _turn: turn };
+        let cluster = Self {
+            nodes,
+            tls_ports,
+            _turn: turn,
+        };
         cluster.wait_settled().await;
         cluster
     }
