@@ -31,6 +31,8 @@ pub fn create(key: &str, value: &str) -> CompareAndSwapRequest {
 #[derive(Default)]
 pub struct Tally {
     codes: Mutex<BTreeMap<String, u64>>,
+    /// The first message seen with each failure code.
+    samples: Mutex<BTreeMap<String, String>>,
 }
 
 impl Tally {
@@ -43,8 +45,24 @@ impl Tally {
             .or_default() += 1;
     }
 
+    /// Counts a failure, keeping its message if it is the first of its code.
+    pub fn add_failure(&self, status: &tonic::Status) {
+        let code = client_code(status);
+        self.add(code);
+        self.samples
+            .lock()
+            .unwrap()
+            .entry(format!("{code:?}"))
+            .or_insert_with(|| status.message().to_owned());
+    }
+
     pub fn get(&self) -> BTreeMap<String, u64> {
         self.codes.lock().unwrap().clone()
+    }
+
+    /// A message of each failure code seen.
+    pub fn samples(&self) -> BTreeMap<String, String> {
+        self.samples.lock().unwrap().clone()
     }
 
     /// Asserts every failure was retry-safe: UNAVAILABLE or DEADLINE_EXCEEDED.
@@ -52,8 +70,9 @@ impl Tally {
         for code in self.get().keys() {
             assert!(
                 ["Ok", "Unavailable", "DeadlineExceeded"].contains(&code.as_str()),
-                "a caller saw {code}: {:?}",
-                self.get()
+                "a caller saw {code}: {:?} {:?}",
+                self.get(),
+                self.samples()
             );
         }
     }
@@ -139,7 +158,7 @@ impl Writers {
                                 {
                                     assert!(details.retry_info().is_some(), "{status:?}");
                                 }
-                                tally.add(client_code(&status));
+                                tally.add_failure(&status);
                                 failed.lock().unwrap().push(key);
                                 tokio::time::sleep(Duration::from_millis(20)).await;
                             }
