@@ -555,8 +555,24 @@ async fn primary_killed_under_load_fails_over() {
 /// now serves its slot, and nothing was lost.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reshard_under_load_loses_nothing() {
+    reshard_under_load(false).await;
+}
+
+/// Injected: growing the cluster under load, as users scale out: a
+/// seventh node joins as an empty primary while the service runs, and 32
+/// slots are resharded to it while 8 writers create keys in exactly those
+/// slots. The service has no connection to the new node when the first
+/// ASK names it. Asserted: as for a reshard between existing primaries.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scale_out_to_a_new_primary_loses_nothing() {
+    reshard_under_load(true).await;
+}
+
+/// Reshards 32 slots under load to another primary, or to a new one
+/// (`grow`), and checks that nothing failed or was lost.
+async fn reshard_under_load(grow: bool) {
     const MOVED_SLOTS: u16 = 32;
-    let cluster = Cluster::start().await;
+    let mut cluster = Cluster::start().await;
     let seed = cluster.nodes[0].port();
     let service = Service::start_with(&cluster.urls(), &[])
         .await
@@ -566,19 +582,7 @@ async fn reshard_under_load_loses_nothing() {
 
     // redis-cli moves the source's lowest slots: 0..MOVED_SLOTS of the
     // primary serving slot 0. One hash tag per writer in those slots.
-    let primaries = cluster.primaries(seed).await;
     let from = cluster.primary_of(seed, 0).await;
-    let to = cluster.primary_of(seed, 16383).await;
-    assert_ne!(from, to);
-    let id_of = |port: u16| {
-        primaries
-            .iter()
-            .find(|(_, p)| **p == port)
-            .unwrap()
-            .0
-            .clone()
-    };
-    let (from_id, to_id) = (id_of(from), id_of(to));
     let tags: Arc<Vec<String>> = Arc::new(
         (0..)
             .map(|i| format!("t{i}"))
@@ -591,6 +595,15 @@ async fn reshard_under_load_loses_nothing() {
     let writers = Writers::start_keyed(&service.channel, 8, &key_of);
     writers.wait_for(500, Duration::from_secs(30)).await;
 
+    let to = if grow {
+        cluster.add_empty_primary().await
+    } else {
+        cluster.primary_of(seed, 16383).await
+    };
+    assert_ne!(from, to);
+    let topology = cluster.topology(seed).await;
+    let id_of = |port: u16| topology.iter().find(|n| n.port == port).unwrap().id.clone();
+    let (from_id, to_id) = (id_of(from), id_of(to));
     let started = Instant::now();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("redis-cli")
@@ -629,14 +642,20 @@ async fn reshard_under_load_loses_nothing() {
         on_target += usize::from(exists);
     }
     println!(
-        "reshard of {MOVED_SLOTS} slots 127.0.0.1:{from} → 127.0.0.1:{to} in {took:?} under 8 writers: \
+        "reshard of {MOVED_SLOTS} slots 127.0.0.1:{from} → {}127.0.0.1:{to} in {took:?} under 8 writers: \
          {} acknowledged writes, {} on the target now, {} missing; answers {:?}; calls sent again {resends:?}",
+        if grow { "the new primary " } else { "" },
         acked.len(),
         on_target,
         missing.len(),
         tally.get()
     );
-    assert!(failed.is_empty(), "failed calls: {:?}", tally.get());
+    assert!(
+        failed.is_empty(),
+        "failed calls: {:?} {:?}",
+        tally.get(),
+        tally.samples()
+    );
     assert!(missing.is_empty(), "{missing:?}");
     assert_eq!(on_target, acked.len());
     assert!(resends["moved"] + resends["ask"] + resends["tryagain"] > 0.0);

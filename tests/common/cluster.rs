@@ -24,7 +24,66 @@ pub struct Cluster {
     /// Each node's TLS port, for a cluster started with TLS (the plaintext
     /// port stays open for the harness).
     pub tls_ports: Vec<u16>,
+    node_timeout: Duration,
     _turn: SemaphorePermit<'static>,
+}
+
+/// One cluster-enabled redis-server, and its TLS port with `tls`.
+async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess, Option<u16>) {
+    let node_timeout = node_timeout.as_millis().to_string();
+    // The bus port defaults to the port + 10000, which may be taken or
+    // beyond 65535 for a random port: a free one is chosen.
+    let bus = free_port();
+    let tls_port = free_port();
+    let tls_args = tls.map(|pki| {
+        [
+            "--tls-port".to_owned(),
+            tls_port.clone(),
+            "--tls-cert-file".to_owned(),
+            Pki::arg(&pki.server_cert),
+            "--tls-key-file".to_owned(),
+            Pki::arg(&pki.server_key),
+            "--tls-ca-cert-file".to_owned(),
+            Pki::arg(&pki.ca),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+            // The bus always asks the connecting node for a client
+            // certificate, which the server one (for servers only) cannot be.
+            "--tls-client-cert-file".to_owned(),
+            Pki::arg(&pki.client_cert),
+            "--tls-client-key-file".to_owned(),
+            Pki::arg(&pki.client_key),
+            // Topology (CLUSTER SLOTS, MOVED) names a TLS client the TLS
+            // ports; the bus and replicas speak TLS too.
+            "--tls-cluster".to_owned(),
+            "yes".to_owned(),
+            "--tls-replication".to_owned(),
+            "yes".to_owned(),
+        ]
+    });
+    let mut args = vec![
+        "--cluster-enabled",
+        "yes",
+        "--cluster-config-file",
+        "nodes.conf",
+        "--cluster-port",
+        &bus,
+        "--cluster-node-timeout",
+        &node_timeout,
+        // Replicas sync at once, not after the default 5 s wait for more
+        // replicas to share the transfer: a replica that never synced cannot
+        // be promoted.
+        "--repl-diskless-sync-delay",
+        "0",
+        // In the node's directory (`--dir` comes first).
+        "--logfile",
+        "redis.log",
+    ];
+    args.extend(tls_args.iter().flatten().map(String::as_str));
+    let node = RedisProcess::start(&args)
+        .await
+        .expect("redis-server (apt-get install -y redis-server)");
+    (node, tls.map(|_| tls_port.parse().unwrap()))
 }
 
 /// A free loopback port, for a port Redis must be told.
@@ -69,67 +128,12 @@ impl Cluster {
 
     async fn start_with(node_timeout: Duration, tls: Option<&Pki>) -> Self {
         let turn = ONE_AT_A_TIME.acquire().await.unwrap();
-        let node_timeout = node_timeout.as_millis().to_string();
         let mut nodes = Vec::new();
         let mut tls_ports = Vec::new();
         for _ in 0..6 {
-            // The bus port defaults to the port + 10000, which may be taken
-            // or beyond 65535 for a random port: a free one is chosen.
-            let bus = free_port();
-            let tls_port = free_port();
-            let tls_args = tls.map(|pki| {
-                [
-                    "--tls-port".to_owned(),
-                    tls_port.clone(),
-                    "--tls-cert-file".to_owned(),
-                    Pki::arg(&pki.server_cert),
-                    "--tls-key-file".to_owned(),
-                    Pki::arg(&pki.server_key),
-                    "--tls-ca-cert-file".to_owned(),
-                    Pki::arg(&pki.ca),
-                    "--tls-auth-clients".to_owned(),
-                    "no".to_owned(),
-                    // The bus always asks the connecting node for a client
-                    // certificate, which the server one (for servers only)
-                    // cannot be.
-                    "--tls-client-cert-file".to_owned(),
-                    Pki::arg(&pki.client_cert),
-                    "--tls-client-key-file".to_owned(),
-                    Pki::arg(&pki.client_key),
-                    // Topology (CLUSTER SLOTS, MOVED) names a TLS client
-                    // the TLS ports; the bus and replicas speak TLS too.
-                    "--tls-cluster".to_owned(),
-                    "yes".to_owned(),
-                    "--tls-replication".to_owned(),
-                    "yes".to_owned(),
-                ]
-            });
-            let mut args = vec![
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-port",
-                &bus,
-                "--cluster-node-timeout",
-                &node_timeout,
-                // Replicas sync at once, not after the default 5 s wait for
-                // more replicas to share the transfer: a replica that never
-                // synced cannot be promoted.
-                "--repl-diskless-sync-delay",
-                "0",
-                // In the node's directory (`--dir` comes first).
-                "--logfile",
-                "redis.log",
-            ];
-            args.extend(tls_args.iter().flatten().map(String::as_str));
-            let node = RedisProcess::start(&args)
-                .await
-                .expect("redis-server (apt-get install -y redis-server)");
+            let (node, tls_port) = start_node(node_timeout, tls).await;
             nodes.push(node);
-            if tls.is_some() {
-                tls_ports.push(tls_port.parse().unwrap());
-            }
+            tls_ports.extend(tls_port);
         }
         let addresses: Vec<String> = nodes
             .iter()
@@ -152,10 +156,49 @@ impl Cluster {
         let cluster = Self {
             nodes,
             tls_ports,
+            node_timeout,
             _turn: turn,
         };
         cluster.wait_settled().await;
         cluster
+    }
+
+    /// Starts a seventh node and joins it as a primary without slots, as
+    /// when a cluster is grown; returns its port once every node knows it.
+    /// (Plaintext clusters only.)
+    pub async fn add_empty_primary(&mut self) -> u16 {
+        assert!(self.tls_ports.is_empty(), "plaintext clusters only");
+        let (node, _) = start_node(self.node_timeout, None).await;
+        let port = node.port();
+        let output = Command::new("timeout")
+            .args([&SETTLE_WITHIN.as_secs().to_string(), "redis-cli"])
+            .args(["--cluster", "add-node"])
+            .arg(format!("127.0.0.1:{port}"))
+            .arg(format!("127.0.0.1:{}", self.nodes[0].port()))
+            .output()
+            .expect("redis-cli");
+        assert!(
+            output.status.success(),
+            "redis-cli --cluster add-node: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        self.nodes.push(node);
+        let started = Instant::now();
+        'poll: loop {
+            assert!(
+                started.elapsed() < SETTLE_WITHIN,
+                "node {port} never joined"
+            );
+            for node in &self.nodes {
+                if self.topology(node.port()).await.len() < self.nodes.len() {
+                    sleep(Duration::from_millis(20)).await;
+                    continue 'poll;
+                }
+            }
+            break;
+        }
+        self.wait_settled().await;
+        port
     }
 
     /// Comma-separated seed URLs, as `--redis-url` takes them.
