@@ -15,6 +15,7 @@ use crate::common::{
     linearizability::{
         CasResult, Entry, PutResult, Record, RecordOp, Register, RegisterOp, linearizable,
     },
+    load::client_code,
     proxy::Proxy,
 };
 
@@ -37,6 +38,8 @@ impl Lcg {
 
 type Histories<O> = Arc<Mutex<Vec<Vec<Entry<O>>>>>;
 
+/// Whether the call's outcome is unknown and may be retried. The caller's
+/// deadline may be seen first by the client (`client_code`).
 fn retryable(code: Code) -> bool {
     matches!(code, Code::Unavailable | Code::DeadlineExceeded)
 }
@@ -100,7 +103,9 @@ async fn run(
                                 }
                                 None => panic!("no outcome"),
                             },
-                            Err(status) if retryable(status.code()) => (CasResult::Unknown, None),
+                            Err(status) if retryable(client_code(&status)) => {
+                                (CasResult::Unknown, None)
+                            }
                             Err(status) => panic!("{status:?}"),
                         };
                         values.lock().await[k as usize].push(Entry {
@@ -146,7 +151,9 @@ async fn run(
                                 }
                                 None => panic!("no outcome"),
                             },
-                            Err(status) if retryable(status.code()) => (PutResult::Unknown, None),
+                            Err(status) if retryable(client_code(&status)) => {
+                                (PutResult::Unknown, None)
+                            }
                             Err(status) => panic!("{status:?}"),
                         };
                         records.lock().await[k as usize].push(Entry {

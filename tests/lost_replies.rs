@@ -18,7 +18,7 @@ use rmw::proto::v1::{
 };
 use tonic::{Code, Request};
 
-use crate::common::{self, Service, proxy::Proxy};
+use crate::common::{self, Service, load::client_code, proxy::Proxy};
 
 const ACCOUNTS: usize = 10;
 const PRODUCTS: [&str; 3] = ["p0", "p1", "p2"];
@@ -34,7 +34,14 @@ where
     for tries in 1..=100 {
         match attempt().await {
             Ok(reply) => return (reply, tries),
-            Err(status) if matches!(status.code(), Code::Unavailable | Code::DeadlineExceeded) => {
+            // The deadline may be seen first by the client (tonic:
+            // CANCELLED "Timeout expired"): the same DEADLINE_EXCEEDED.
+            Err(status)
+                if matches!(
+                    client_code(&status),
+                    Code::Unavailable | Code::DeadlineExceeded
+                ) =>
+            {
                 tokio::time::sleep(Duration::from_millis(10)).await;
             }
             Err(status) => panic!("not retry-safe: {status:?}"),
