@@ -3,7 +3,7 @@
 //! `""` and every registered `rmw.v1` service are SERVING only while Redis
 //! answers and has every script loaded with its SHA verified; a background
 //! check reloads missing scripts, so the service heals itself when Redis
-//! returns. `liveness` is SERVING while the process can serve at all, so a
+//! returns; a call that finds Redis unavailable brings that check forward. `liveness` is SERVING while the process can serve at all, so a
 //! Redis outage makes pods unready, not restarted. Everything turns
 //! NOT_SERVING when shutdown begins.
 

@@ -3,11 +3,12 @@
 //! `Redis::eval` is the one way the service talks to Redis for an
 //! operation: it leases a connection, sends `EVALSHA`, and on `NOSCRIPT`
 //! (Redis restarted, failed over, `SCRIPT FLUSH`) loads the script, checks
-//! the SHA Redis answers against the one computed here, and sends once more,
-//! invisibly to the caller.
+//! the SHA Redis answers against the one computed here, and sends once more
+//! (up to `NOSCRIPT_RELOADS` times, should the cache be flushed again in
+//! between), invisibly to the caller.
 //!
 //! Standalone and Redis Cluster share that path: it is generic over
-//! [`Link`], a connection that can send a command to where a script runs.
+//! `Link`, a connection that can send a command to where a script runs.
 //! Only the cluster adds a loop around it, for the replies that say the
 //! script did not run *yet* (a slot moving, a failover under way).
 
@@ -184,6 +185,7 @@ impl Redis {
     /// A handle on the Redis of `config`. Connections are made in the
     /// background: this succeeds while Redis is down.
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
+        let states = ScriptStates::default();
         let backend = if config.cluster {
             Backend::Cluster(Box::new(ClusterPool::new(
                 &config.urls,
@@ -201,12 +203,11 @@ impl Redis {
             let node = info.addr().to_string();
             let pool =
                 StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;
+            // The one node is known from the start; a cluster's primaries
+            // are added by the checks that find them.
+            states.add(&node);
             Backend::Standalone { pool, node }
         };
-        let states = ScriptStates::default();
-        if let Backend::Standalone { node, .. } = &backend {
-            states.add(node);
-        }
         Ok(Self {
             inner: Arc::new(Inner {
                 backend,
@@ -380,11 +381,7 @@ impl Redis {
                 let conn = lease.conn();
                 conn.set_response_timeout(left);
                 let result = self.check_node(conn, node).await;
-                if let Err(Failure::Redis(error)) = &result
-                    && (is_broken(error) || error.is_timeout())
-                {
-                    // A health check that cannot get an answer in time
-                    // means this socket may be dead without a reset.
+                if leaves_link_unusable(&result) {
                     lease.mark_broken();
                 }
                 result.map_err(|failure| failure.into_error(deadline))
@@ -415,9 +412,7 @@ impl Redis {
                 Ok(mut link) => self.check_node(&mut link, node).await,
                 Err(error) => Err(Failure::Redis(error)),
             };
-            if let Err(Failure::Redis(error)) = &checked
-                && (is_broken(error) || error.is_timeout())
-            {
+            if leaves_link_unusable(&checked) {
                 nodes.failed(node);
             }
             if let Err(failure) = checked {
@@ -505,6 +500,13 @@ const NOSCRIPT_RELOADS: u32 = 3;
 fn is_broken(error: &RedisError) -> bool {
     !error.is_timeout()
         && (error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error())
+}
+
+/// Whether a health check's `result` means its connection must be
+/// replaced: it is gone, or it gave no answer in time, which for a check
+/// means the socket may be dead without a reset.
+fn leaves_link_unusable(result: &Result<(), Failure>) -> bool {
+    matches!(result, Err(Failure::Redis(error)) if is_broken(error) || error.is_timeout())
 }
 
 /// Reads a Redis failure as the service's error.

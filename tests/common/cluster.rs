@@ -34,8 +34,8 @@ async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess,
     // The bus port defaults to the port + 10000, which may be taken or
     // beyond 65535 for a random port: a free one is chosen.
     let bus = free_port();
-    let tls_port = free_port();
-    let tls_args = tls.map(|pki| {
+    let tls_port = tls.map(|_| free_port());
+    let tls_args = tls.zip(tls_port.as_ref()).map(|(pki, tls_port)| {
         [
             "--tls-port".to_owned(),
             tls_port.clone(),
@@ -83,7 +83,7 @@ async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess,
     let node = RedisProcess::start(&args)
         .await
         .expect("redis-server (apt-get install -y redis-server)");
-    (node, tls.map(|_| tls_port.parse().unwrap()))
+    (node, tls_port.map(|port| port.parse().unwrap()))
 }
 
 /// A free loopback port, for a port Redis must be told.
