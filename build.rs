@@ -23,6 +23,9 @@ fn main() -> io::Result<()> {
     )?;
 
     tonic_prost_build::configure()
+        // prost's codec, but a request that does not decode is the
+        // caller's INVALID_ARGUMENT, not INTERNAL (src/grpc/codec.rs).
+        .codec_path("crate::grpc::codec::Codec")
         .build_client(true)
         .build_server(true)
         .compile_fds(fds)

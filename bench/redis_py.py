@@ -22,7 +22,7 @@ def call_args(op, n, keys):
     """KEYS and ARGV for call n, as rmw builds them."""
     if op == "values_cas":
         key = f"{PREFIX}:val:{random.randrange(keys):012d}"
-        return [f"{PREFIX}:idem:{{{key}}}:", key], ["", 86400000, "1", "v1", "1", "v1"]
+        return [f"{PREFIX}:idem:key:{{{key}}}:", key], ["", 86400000, "1", "v1", "1", "v1"]
     if op == "ledger_transfer":
         book = f"{PREFIX}:led:{{bench}}"
         keys = [f"{book}:idem:py-{n}", f"{book}:bal", f"{book}:entries",

@@ -25,8 +25,9 @@ if replay then
   return replay
 end
 
+local skew = rmw_setting('clock skew', ARGV[3], -315360000, 315360000)
 local time = redis.call('TIME')
-local now = tonumber(time[1]) + tonumber(ARGV[3])
+local now = tonumber(time[1]) + skew
 local offset = tonumber(ARGV[6]) * 60
 local day = math.floor((now + offset) / 86400)
 local resets_at = (day + 1) * 86400 - offset

@@ -31,6 +31,8 @@ if replay then
   return replay
 end
 
+rmw_stream_max_len()
+
 local stored = redis.call('GET', KEYS[2])
 if not stored then
   return {'not_found'}

@@ -17,13 +17,21 @@ ARGV[5 .. 4+2N]  per item: product, units (1 .. 2^53-1); products distinct
 Reply    {'placed', {product, before, after}, ...}    in item order
        | {'insufficient', product, available, requested}
                  the first short item, in item order (nothing written)
+       | {'replayed', {'cancelled'}}
+                 a repeat of an order CancelOrder has cancelled since: the
+                 stock it took was put back (nothing written)
        | a prelude reply (a repeat of the order, or its id reused)
 ]]
 
-local replay = rmw_replay(KEYS[1], ARGV[1])
+local replay, record = rmw_replay(KEYS[1], ARGV[1])
 if replay then
+  if record and record[3] == 'cancelled' then
+    return {'replayed', {'cancelled'}}
+  end
   return replay
 end
+
+rmw_stream_max_len()
 
 local n = (#ARGV - 4) / 2
 local products, units = {}, {}

@@ -23,6 +23,8 @@ if replay then
   return replay
 end
 
+rmw_stream_max_len()
+
 local product, units = ARGV[4], tonumber(ARGV[5])
 local before = tonumber(redis.call('HGET', KEYS[2], product) or '0')
 -- Compared, never summed first: a sum past 2^53 would be rounded.

@@ -21,6 +21,8 @@ if replay then
   return replay
 end
 
+rmw_stream_max_len()
+
 local maxlen = ARGV[3]
 local reply = {'set'}
 local n = (#ARGV - 3) / 2

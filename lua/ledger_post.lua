@@ -30,6 +30,8 @@ if replay then
   return replay
 end
 
+rmw_stream_max_len()
+
 local kind, account, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local before = tonumber(redis.call('HGET', KEYS[2], account) or '0')
 local delta

@@ -31,6 +31,8 @@ if replay then
   return replay
 end
 
+rmw_stream_max_len()
+
 local from, to, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local balances = redis.call('HMGET', KEYS[2], from, to)
 local fb = tonumber(balances[1] or '0')

@@ -84,7 +84,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         tls = config.tls_cert.is_some(),
         "serving gRPC"
     );
+    let summaries = tokio::spawn(telemetry.throttle.clone().summarise());
     let served = serve(&config, &url, listeners, shutdown::signal_received()).await;
+    summaries.abort();
     drop(dev_redis);
     // The exporter needs the runtime to send what is buffered, so the
     // blocking flush runs beside it, not on it.
@@ -103,21 +105,8 @@ pub async fn serve(
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
-    let urls: Vec<String> = redis_url
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let cluster = config.redis_cluster || urls.len() > 1;
-    let redis = Redis::new(&RedisConfig {
-        urls,
-        cluster,
-        pool_size: config.pool_size,
-        pool_wait: config.pool_wait,
-        pool_mode: config.pool_mode,
-    })
-    .context("bad Redis URL")?;
+    config.validate().map_err(anyhow::Error::msg)?;
+    let (redis, cluster) = redis(config, redis_url)?;
     let cx = Context {
         redis: redis.clone(),
         keys: Keyspace::new(&config.key_prefix).map_err(anyhow::Error::msg)?,
@@ -191,7 +180,11 @@ pub async fn serve(
     // the incoming stream, it spares every reply a 40 ms delayed-ACK stall.
     let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
     let server = builder
-        .layer(RpcLayer::new(config.default_timeout, metrics))
+        .layer(RpcLayer::new(
+            config.default_timeout,
+            config.max_timeout,
+            metrics,
+        ))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, signal);
 
@@ -205,6 +198,28 @@ pub async fn serve(
     }
     let _ = watcher.await;
     Ok(())
+}
+
+/// The Redis handle for `redis_url` (several URLs: a cluster's seeds), and
+/// whether it is a cluster.
+fn redis(config: &Config, redis_url: &str) -> anyhow::Result<(Redis, bool)> {
+    let urls: Vec<String> = redis_url
+        .split(',')
+        .map(str::trim)
+        .filter(|url| !url.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let cluster = config.redis_cluster || urls.len() > 1;
+    let redis = Redis::new(&RedisConfig {
+        urls,
+        cluster,
+        pool_size: config.pool_size,
+        pool_wait: config.pool_wait,
+        pool_mode: config.pool_mode,
+        max_timeout: config.max_timeout,
+    })
+    .context("bad Redis URL")?;
+    Ok((redis, cluster))
 }
 
 /// TLS (and mutual TLS) from the configured PEM files.

@@ -4,7 +4,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::redis::PoolMode;
+use crate::{ops::Keyspace, redis::PoolMode};
 
 /// rmw — atomic read-modify-write operations on Redis, over gRPC.
 #[derive(Clone, Debug, Parser)]
@@ -36,8 +36,8 @@ pub struct Config {
     pub pool_size: u32,
 
     /// Longest wait for a pooled connection before a request answers
-    /// UNAVAILABLE.
-    #[arg(long, env = "RMW_POOL_WAIT", default_value = "1s", value_parser = duration)]
+    /// UNAVAILABLE: 1ms to 1h.
+    #[arg(long, env = "RMW_POOL_WAIT", default_value = "1s", value_parser = duration_within(MILLI, HOUR))]
     pub pool_wait: Duration,
 
     /// How requests use pooled connections: `shared` pipelines concurrent
@@ -45,18 +45,21 @@ pub struct Config {
     #[arg(long, env = "RMW_POOL_MODE", value_enum, default_value_t = PoolMode::Shared)]
     pub pool_mode: PoolMode,
 
-    /// Prefix of every Redis key: 1–64 characters of `[A-Za-z0-9._:-]`.
-    #[arg(long, env = "RMW_KEY_PREFIX", default_value = "rmw")]
+    /// Prefix of every Redis key: 1–64 characters of `[A-Za-z0-9._-]` (no
+    /// `:`, which ends the prefix in every key, so that one deployment's
+    /// keys can never be another's).
+    #[arg(long, env = "RMW_KEY_PREFIX", default_value = "rmw", value_parser = key_prefix)]
     pub key_prefix: String,
 
     /// How long a `request_id`'s reply is kept for replays (and a deleted
-    /// record's version is kept).
-    #[arg(long, env = "RMW_IDEMPOTENCY_TTL", default_value = "24h", value_parser = duration)]
+    /// record's version is kept): 1s to 3650d. Shorter would quietly turn
+    /// idempotency off for any retry slower than it.
+    #[arg(long, env = "RMW_IDEMPOTENCY_TTL", default_value = "24h", value_parser = duration_within(SECOND, MAX_IDEMPOTENCY_TTL))]
     pub idempotency_ttl: Duration,
 
     /// Approximate most entries kept in each movements or audit stream
-    /// (`XADD … MAXLEN ~`); older entries are trimmed.
-    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..))]
+    /// (`XADD … MAXLEN ~`); older entries are trimmed. 1 to 2^53-1.
+    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=MAX_SAFE_INTEGER))]
     pub stream_max_len: u64,
 
     /// Seconds added to Redis's clock when telling days apart, for tests of
@@ -66,20 +69,29 @@ pub struct Config {
         env = "RMW_QUOTA_CLOCK_SKEW_SECS",
         default_value_t = 0,
         hide = true,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = clap::value_parser!(i64).range(-MAX_CLOCK_SKEW_SECS..=MAX_CLOCK_SKEW_SECS)
     )]
     pub quota_clock_skew_secs: i64,
 
-    /// Deadline of a request whose caller set none.
-    #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration)]
+    /// Deadline of a request whose caller set none: 1ms to 1h, and at
+    /// most `--max-timeout`.
+    #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration_within(MILLI, HOUR))]
     pub default_timeout: Duration,
 
-    /// How often Redis and its scripts are checked for health.
-    #[arg(long, env = "RMW_HEALTH_INTERVAL", default_value = "500ms", value_parser = duration)]
+    /// The longest deadline a request gets, whatever its caller's
+    /// `grpc-timeout` says, so that no caller holds a pooled connection
+    /// for hours: 1ms to 1h.
+    #[arg(long, env = "RMW_MAX_TIMEOUT", default_value = "30s", value_parser = duration_within(MILLI, HOUR))]
+    pub max_timeout: Duration,
+
+    /// How often Redis and its scripts are checked for health: 10ms to 1h.
+    #[arg(long, env = "RMW_HEALTH_INTERVAL", default_value = "500ms", value_parser = duration_within(10 * MILLI, HOUR))]
     pub health_interval: Duration,
 
-    /// After SIGTERM, how long in-flight requests may take to finish.
-    #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration)]
+    /// After SIGTERM, how long in-flight requests may take to finish: 0s to
+    /// 1h.
+    #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration_within(Duration::ZERO, HOUR))]
     pub drain_timeout: Duration,
 
     /// Serve Prometheus metrics on this address (`/metrics`); off when
@@ -116,8 +128,9 @@ pub struct Config {
     pub max_key_bytes: u32,
 
     /// Most products, levels or accounts in one request (SetStock,
-    /// GetStock, PlaceOrder, GetBalances).
-    #[arg(long, env = "RMW_MAX_ITEMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=10000))]
+    /// GetStock, PlaceOrder, GetBalances): 1 to 1000, well below the ~8000
+    /// values a Lua script can `unpack` at once.
+    #[arg(long, env = "RMW_MAX_ITEMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ITEMS)))]
     pub max_items: u32,
 
     /// Most RPCs in flight on one client connection (HTTP/2
@@ -128,9 +141,9 @@ pub struct Config {
     /// Runtime threads: 1 runs everything on one thread (tokio's
     /// current-thread runtime: half the CPU per call of a 2-thread pool in
     /// BENCHMARKS.md; scale out with replicas), N > 1 a work-stealing pool
-    /// of N, 0 one per CPU core.
-    #[arg(long, env = "RMW_WORKER_THREADS", default_value_t = 1)]
-    pub worker_threads: usize,
+    /// of N (at most 1024), 0 one per CPU core.
+    #[arg(long, env = "RMW_WORKER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub worker_threads: u16,
 
     /// Log format.
     #[arg(long, env = "RMW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -150,8 +163,58 @@ pub enum LogFormat {
     Json,
 }
 
-fn duration(text: &str) -> Result<Duration, humantime::DurationError> {
-    humantime::parse_duration(text)
+const MILLI: Duration = Duration::from_millis(1);
+const SECOND: Duration = Duration::from_secs(1);
+const HOUR: Duration = Duration::from_secs(3600);
+/// Ten years: far above any retry window, far below what `SET … PX`
+/// accepts, and held exactly by a Lua number (`lua/lib/prelude.lua` checks
+/// the same bound before a script's first write).
+pub const MAX_IDEMPOTENCY_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
+/// The largest stream length or count a script holds exactly: 2^53−1.
+const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
+/// Ten years of clock skew, for the rollover tests.
+const MAX_CLOCK_SKEW_SECS: i64 = 3650 * 24 * 3600;
+/// The most items one request may carry (`--max-items`): the scripts
+/// `unpack` them, and Lua cannot unpack more than about 8000 values.
+pub const MAX_ITEMS: u32 = 1000;
+
+/// A parser of durations in human units (`250ms`, `24h`) from `min` to
+/// `max`: a setting out of that range is refused at start-up, before it can
+/// reach Redis (which would refuse it in the middle of a script) or
+/// overflow a clock.
+fn duration_within(
+    min: Duration,
+    max: Duration,
+) -> impl Fn(&str) -> Result<Duration, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let value = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+        if value < min || value > max {
+            return Err(format!(
+                "must be from {} to {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            ));
+        }
+        Ok(value)
+    }
+}
+
+fn key_prefix(text: &str) -> Result<String, String> {
+    Keyspace::new(text).map(|_| text.to_owned())
+}
+
+impl Config {
+    /// Checks what clap cannot check flag by flag.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.default_timeout > self.max_timeout {
+            return Err(format!(
+                "--default-timeout ({}) must not exceed --max-timeout ({})",
+                humantime::format_duration(self.default_timeout),
+                humantime::format_duration(self.max_timeout)
+            ));
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +231,47 @@ mod tests {
         assert_eq!(config.pool_wait, Duration::from_millis(250));
         assert!(Config::try_parse_from(["rmw", "--pool-size", "0"]).is_err());
         assert!(Config::try_parse_from(["rmw", "--default-timeout", "soon"]).is_err());
+    }
+
+    /// Every setting a script passes to Redis, or that moves a clock, is
+    /// refused out of range at start-up (hardening #3, #4, #9).
+    #[test]
+    fn settings_out_of_range_are_refused() {
+        for (flag, bad) in [
+            ("--stream-max-len", "18446744073709551615"),
+            ("--stream-max-len", "9007199254740992"),
+            ("--stream-max-len", "0"),
+            ("--idempotency-ttl", "1000000000y"),
+            ("--idempotency-ttl", "3651d"),
+            ("--idempotency-ttl", "0s"),
+            ("--idempotency-ttl", "999ms"),
+            ("--max-items", "1001"),
+            ("--max-items", "0"),
+            ("--default-timeout", "0s"),
+            ("--default-timeout", "1000000000y"),
+            ("--max-timeout", "2h"),
+            ("--pool-wait", "1000000000y"),
+            ("--health-interval", "1ms"),
+            ("--drain-timeout", "1000000000y"),
+            ("--worker-threads", "1025"),
+            ("--quota-clock-skew-secs", "9223372036854775807"),
+        ] {
+            let parsed = Config::try_parse_from(["rmw", flag, bad]);
+            assert!(parsed.is_err(), "{flag} {bad} was accepted");
+        }
+        for (flag, good) in [
+            ("--stream-max-len", "9007199254740991"),
+            ("--idempotency-ttl", "1s"),
+            ("--idempotency-ttl", "3650d"),
+            ("--max-items", "1000"),
+            ("--max-timeout", "1h"),
+            ("--drain-timeout", "0s"),
+            ("--worker-threads", "0"),
+        ] {
+            let parsed = Config::try_parse_from(["rmw", flag, good]);
+            assert!(parsed.is_ok(), "{flag} {good} was refused");
+        }
+        let config = Config::try_parse_from(["rmw", "--default-timeout", "1m"]).unwrap();
+        assert!(config.validate().is_err(), "default above max-timeout");
     }
 }

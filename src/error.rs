@@ -95,7 +95,11 @@ impl fmt::Display for Invalid {
             if i > 0 {
                 f.write_str("; ")?;
             }
-            write!(f, "{}: {}", v.field, v.description)?;
+            if v.field.is_empty() {
+                f.write_str(&v.description)?;
+            } else {
+                write!(f, "{}: {}", v.field, v.description)?;
+            }
         }
         Ok(())
     }

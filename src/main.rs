@@ -19,7 +19,7 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?,
         n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
+            .worker_threads(usize::from(n))
             .enable_all()
             .build()?,
     };

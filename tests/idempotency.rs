@@ -62,7 +62,7 @@ async fn a_repeat_replays_and_writes_nothing() {
 
     // The record expires with the configured TTL.
     let mut conn = env.conn().await;
-    let record = format!("{p}:idem:{{{p}:val:k}}:req-1", p = env.service.prefix);
+    let record = format!("{p}:idem:key:{{{p}:val:k}}:req-1", p = env.service.prefix);
     let ttl: i64 = redis::cmd("PTTL")
         .arg(&record)
         .query_async(&mut conn)

@@ -95,6 +95,7 @@ async fn never_oversells() {
         match task.await.unwrap() {
             place::Outcome::Placed(_) => placed += 1,
             place::Outcome::InsufficientStock(_) => refused += 1,
+            place::Outcome::Cancelled(_) => panic!("no order was cancelled"),
         }
     }
     println!(
@@ -163,6 +164,7 @@ async fn multi_product_orders_are_all_or_nothing() {
                 refused += 1;
                 assert!(short.available < short.requested);
             }
+            place::Outcome::Cancelled(_) => panic!("no order was cancelled"),
         }
     }
     let finals = stock(&env, &products).await;

@@ -19,6 +19,7 @@ mod counters;
 mod deadlines;
 mod faults;
 mod fuzz;
+mod hardening;
 mod health;
 mod idempotency;
 mod inventory;

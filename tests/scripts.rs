@@ -20,6 +20,7 @@ fn connect(url: &str) -> Redis {
         pool_size: 2,
         pool_wait: Duration::from_secs(2),
         pool_mode: PoolMode::Shared,
+        max_timeout: Duration::from_secs(30),
     })
     .unwrap()
 }

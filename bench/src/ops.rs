@@ -60,7 +60,7 @@ impl Op {
                     "EVALSHA".into(),
                     sha,
                     "2".into(),
-                    format!("{p}:idem:{{{p}:val:__rand_int__}}:"),
+                    format!("{p}:idem:key:{{{p}:val:__rand_int__}}:"),
                     format!("{p}:val:__rand_int__"),
                     String::new(),
                     "86400000".into(),

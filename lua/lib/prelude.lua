@@ -4,16 +4,41 @@
 --   KEYS[1]  the request's idempotency record, in the slot of its data
 --   ARGV[1]  the request's fingerprint ('' when the caller sent no request id)
 --   ARGV[2]  how long the record lives, in milliseconds
--- It returns rmw_replay()'s reply, when there is one, before it reads
--- anything else, and passes every reply that changed data through
--- rmw_commit(), as its very last write. Replies that changed nothing are not
+-- It calls rmw_replay() before it reads or writes anything else (which
+-- also checks the TTL), returns its reply when there is one, and passes
+-- every reply that changed data through rmw_commit(), as its very last
+-- write. Replies that changed nothing are not
 -- recorded, so a retry of a refused request is evaluated again.
 --
 -- Records are MessagePack ({fingerprint, reply}): unlike cjson, which prints
 -- 14 significant digits, it keeps every integer up to 2^53 and every byte of
 -- a value exact.
 
+-- The service's settings that a script hands to Redis (the TTL in
+-- ARGV[2], a stream's MAXLEN) are checked before the script's first write:
+-- Redis refuses an out-of-range `SET … PX` or `XADD … MAXLEN` only when
+-- that command runs, after the writes before it, which would break
+-- all-or-nothing. The service bounds them at start-up (src/config.rs); this
+-- is each script's own guard, and raises an error that writes nothing.
+local RMW_MAX_TTL_MS = 315360000000 -- ten years
+local RMW_MAX_SAFE = 9007199254740991 -- 2^53-1
+
+local function rmw_setting(name, text, min, max)
+  local n = tonumber(text)
+  if not n or n ~= math.floor(n) or n < min or n > max then
+    error('rmw: setting ' .. name .. ' out of range: ' .. tostring(text))
+  end
+  return n
+end
+
+-- A stream's approximate MAXLEN, ARGV[3] of every script that appends to
+-- one.
+local function rmw_stream_max_len()
+  return rmw_setting('stream max len', ARGV[3], 1, RMW_MAX_SAFE)
+end
+
 local function rmw_replay(key, fingerprint)
+  rmw_setting('idempotency TTL', ARGV[2], 1, RMW_MAX_TTL_MS)
   if fingerprint == '' then
     return nil
   end
@@ -25,7 +50,9 @@ local function rmw_replay(key, fingerprint)
   if record[1] ~= fingerprint then
     return {'request_id_reused'}
   end
-  return {'replayed', record[2]}
+  -- The record itself too: a script may have marked it since (a cancelled
+  -- order), which changes what a retry must be told.
+  return {'replayed', record[2]}, record
 end
 
 local function rmw_commit(key, fingerprint, ttl_ms, reply)

@@ -172,10 +172,29 @@ impl CountersService for Counters {
 }
 
 fn utc_offset(minutes: i32) -> Result<i32, String> {
-    if minutes.abs() > MAX_UTC_OFFSET_MINUTES {
+    // `unsigned_abs`: `abs` of i32::MIN overflows (a panic in a debug
+    // build, i32::MIN itself in a release one).
+    if minutes.unsigned_abs() > MAX_UTC_OFFSET_MINUTES.unsigned_abs() {
         return Err(format!(
             "must be from -{MAX_UTC_OFFSET_MINUTES} to {MAX_UTC_OFFSET_MINUTES} minutes"
         ));
     }
     Ok(minutes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every i32 is either inside ±840 minutes or refused, the edges
+    /// included (hardening #6: i32::MIN overflowed `abs`).
+    #[test]
+    fn utc_offsets_at_the_edges() {
+        for ok in [-840, -1, 0, 1, 840] {
+            assert_eq!(utc_offset(ok), Ok(ok));
+        }
+        for bad in [i32::MIN, i32::MIN + 1, -841, 841, i32::MAX] {
+            assert!(utc_offset(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -169,6 +169,7 @@ impl InventoryService for Inventory {
                 available,
                 requested,
             }),
+            OrderOutcome::Cancelled => deduct::Outcome::Cancelled(pb::OrderCancelled {}),
         };
         Ok(reply(pb::DeductResponse {
             replayed: replied.replayed,
@@ -216,6 +217,7 @@ impl InventoryService for Inventory {
                 available,
                 requested,
             }),
+            OrderOutcome::Cancelled => place::Outcome::Cancelled(pb::OrderCancelled {}),
         };
         Ok(reply(pb::PlaceOrderResponse {
             replayed: replied.replayed,

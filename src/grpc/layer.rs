@@ -35,15 +35,18 @@ use crate::{deadline::Deadline, error::Error, telemetry::metrics::Metrics};
 #[derive(Clone, Debug)]
 pub struct RpcLayer {
     default_timeout: Duration,
+    max_timeout: Duration,
     metrics: Arc<Metrics>,
 }
 
 impl RpcLayer {
-    /// Requests without `grpc-timeout` get `default_timeout`.
+    /// Requests without `grpc-timeout` get `default_timeout`; none gets
+    /// more than `max_timeout`, whatever its caller asked for.
     #[must_use]
-    pub fn new(default_timeout: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(default_timeout: Duration, max_timeout: Duration, metrics: Arc<Metrics>) -> Self {
         Self {
             default_timeout,
+            max_timeout,
             metrics,
         }
     }
@@ -89,7 +92,11 @@ where
         }
         let metrics = Arc::clone(&self.layer.metrics);
         let method = metrics.method(request.uri().path());
-        let timeout = grpc_timeout(request.headers()).unwrap_or(self.layer.default_timeout);
+        // A caller's `grpc-timeout` of hours would hold a pooled connection
+        // (and a slot of the pool wait) that long: capped.
+        let timeout = grpc_timeout(request.headers())
+            .unwrap_or(self.layer.default_timeout)
+            .min(self.layer.max_timeout);
         let deadline = Deadline::after(timeout);
         request.extensions_mut().insert(deadline);
 
@@ -158,12 +165,14 @@ impl Answer {
             .headers()
             .get("grpc-status")
             .map_or(Code::Ok, |value| Code::from_bytes(value.as_bytes()));
-        let code = code_name(code);
         let outcome = response
             .extensions()
             .get::<Outcome>()
             .map_or("none", |o| o.0);
-        span.record("rpc.grpc.status_code", code);
+        // The OpenTelemetry conventions record the numeric code; metrics
+        // label with its name.
+        span.record("rpc.grpc.status_code", i64::from(i32::from(code)));
+        let code = code_name(code);
         span.record("rmw.outcome", outcome);
         self.metrics
             .answered(self.method, code, outcome, self.started.elapsed());

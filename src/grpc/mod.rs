@@ -2,6 +2,7 @@
 //! convert its outcome. Nothing here knows Redis.
 
 mod admin;
+pub mod codec;
 mod counters;
 pub mod health;
 mod inventory;

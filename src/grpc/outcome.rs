@@ -54,8 +54,12 @@ outcomes! {
     DeleteRecordResponse => delete_record_response { Deleted => "deleted", VersionMismatch => "version_mismatch" }
     SetStockResponse => set_stock_response { Set => "set" }
     RestockResponse => restock_response { Restocked => "restocked" }
-    DeductResponse => deduct_response { Deducted => "deducted", InsufficientStock => "insufficient_stock" }
-    PlaceOrderResponse => place_order_response { Placed => "placed", InsufficientStock => "insufficient_stock" }
+    DeductResponse => deduct_response {
+        Deducted => "deducted", InsufficientStock => "insufficient_stock", Cancelled => "cancelled"
+    }
+    PlaceOrderResponse => place_order_response {
+        Placed => "placed", InsufficientStock => "insufficient_stock", Cancelled => "cancelled"
+    }
     CancelOrderResponse => cancel_order_response {
         Cancelled => "cancelled", NotFound => "not_found", AlreadyCancelled => "already_cancelled"
     }

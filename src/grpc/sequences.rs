@@ -5,7 +5,10 @@ use tonic::{Request, Response, Status};
 use super::{deadline_of, reply};
 use crate::{
     error::Fields,
-    ops::{Context, Rejection, types::Id},
+    ops::{
+        Context, Rejection,
+        types::{Id, MAX_SAFE_INTEGER},
+    },
     proto::v1::{
         self as pb, next_ids_response as next, rejected_id::Reason, return_ids_response as ret,
         sequences_service_server::SequencesService,
@@ -66,6 +69,16 @@ impl SequencesService for Sequences {
         let name = f.take("name", Id::parse(&request.name));
         if request.ids.is_empty() || request.ids.len() > MAX_IDS {
             f.violate("ids", format!("must hold 1 to {MAX_IDS} ids"));
+        }
+        // No sequence issues an id above 2^53-1 (the most a script holds
+        // exactly), so one cannot be a returned id: refused, not rounded.
+        for (i, &id) in request.ids.iter().enumerate() {
+            if id > MAX_SAFE_INTEGER {
+                f.violate(
+                    format_args!("ids[{i}]"),
+                    "must be at most 2^53-1 (9007199254740991)",
+                );
+            }
         }
         let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
         let (name, request_id) = f.finish(|| Some((name?, request_id?)))?;

@@ -76,6 +76,8 @@ pub enum OrderOutcome {
         /// The units asked for.
         requested: i64,
     },
+    /// A retry of an order cancelled since: it holds nothing now.
+    Cancelled,
 }
 
 /// What cancelling an order did.
@@ -260,6 +262,7 @@ impl Context {
                 available: reply.int(2)?,
                 requested: reply.int(3)?,
             },
+            "cancelled" if reply.replayed => OrderOutcome::Cancelled,
             _ => return Err(reply.unexpected()),
         };
         Ok(Replied {

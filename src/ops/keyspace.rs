@@ -1,15 +1,19 @@
 //! Where each operation's data lives in Redis (SPEC §3).
 //!
-//! Every key starts with the configured prefix, which holds no braces, so
-//! a key's hash tag is always the caller's `{tag}`, a store, a book, a
-//! counter or a sequence name, and everything one operation touches shares
-//! one cluster slot. Idempotency records live in the slot of the data they
-//! guard, in a namespace no caller key can reach.
+//! Every key starts with the configured prefix and a `:`. The prefix holds
+//! neither braces, so a key's hash tag is always the caller's `{tag}`, a
+//! store, a book, a counter or a sequence name, and everything one
+//! operation touches shares one cluster slot; nor a `:`, so the layout is
+//! prefix-free: no key of a deployment with prefix `a` can be a key of one
+//! with prefix `a:b` (which could otherwise write `a:b:led:…` as the value
+//! `b:led:…`), and the ACL pattern `~<prefix>:*` covers exactly one
+//! deployment. Idempotency records live in the slot of the data they guard,
+//! in a namespace no caller key can reach.
 
 use std::sync::Arc;
 
 use super::types::{Id, Key};
-use crate::redis::slot::slot_anchor;
+use crate::redis::slot::hash_tag;
 
 /// Builds the Redis keys of every operation under one prefix.
 #[derive(Clone, Debug)]
@@ -18,16 +22,17 @@ pub struct Keyspace {
 }
 
 impl Keyspace {
-    /// A keyspace under `prefix`: 1–64 characters of `[A-Za-z0-9._:-]`.
+    /// A keyspace under `prefix`: 1–64 characters of `[A-Za-z0-9._-]`.
     pub fn new(prefix: &str) -> Result<Self, String> {
         let ok = !prefix.is_empty()
             && prefix.len() <= 64
             && prefix
                 .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"._:-".contains(&b));
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
         if !ok {
             return Err(format!(
-                "key prefix {prefix:?} must be 1-64 characters of [A-Za-z0-9._:-]"
+                "key prefix {prefix:?} must be 1-64 characters of [A-Za-z0-9._-] \
+                 (no ':', which separates the prefix from the rest of a key)"
             ));
         }
         Ok(Self {
@@ -131,16 +136,23 @@ impl Keyspace {
         )
     }
 
-    /// The idempotency record of a request on `data_key`:
-    /// `<p>:idem:{<anchor>}:<request id>`, where the anchor is what decides
-    /// `data_key`'s slot (its tag, or all of it), so the record shares the
-    /// slot. Without a request id the key is declared but never used.
+    /// The idempotency record of a request on `data_key`, in its slot:
+    /// `<p>:idem:tag:{<tag>}:<request id>` when the key has a hash tag,
+    /// `<p>:idem:key:{<data key>}:<request id>` when it has none. The two
+    /// kinds differ before the brace, so a tag that spells out another,
+    /// untagged, data key (`x{rmw:val:abc}` and `abc`) never shares its
+    /// record. Neither a tag, a data key without one, nor a request id
+    /// holds a brace, so the record key reads back one way only. Without a
+    /// request id the key is declared but never used.
     #[must_use]
     pub fn idempotency(&self, data_key: &str, request_id: Option<&Id>) -> String {
+        let (kind, anchor) = match hash_tag(data_key) {
+            Some(tag) => ("tag", tag),
+            None => ("key", data_key),
+        };
         format!(
-            "{}:idem:{{{}}}:{}",
+            "{}:idem:{kind}:{{{anchor}}}:{}",
             self.prefix,
-            slot_anchor(data_key),
             request_id.map_or("", Id::as_str)
         )
     }
@@ -165,13 +177,28 @@ mod tests {
         }
     }
 
-    /// The prefix may not hold braces, which would steal the hash tag.
+    /// The prefix may not hold braces, which would steal the hash tag,
+    /// nor the separator, which would let one prefix nest in another.
     #[test]
     fn prefix_rules() {
         assert!(Keyspace::new("rmw").is_ok());
-        assert!(Keyspace::new("team-a:rmw").is_ok());
-        for bad in ["", "{x}", "a b", &"p".repeat(65)] {
+        assert!(Keyspace::new("team-a.rmw_2").is_ok());
+        for bad in ["", "{x}", "a b", "team-a:rmw", "rmw:", &"p".repeat(65)] {
             assert!(Keyspace::new(bad).is_err(), "{bad:?}");
         }
+    }
+
+    /// A tagged key whose tag spells out an untagged key's data key has a
+    /// record of its own (hardening #5).
+    #[test]
+    fn tagged_and_untagged_keys_never_share_a_record() {
+        let keys = Keyspace::new("rmw").unwrap();
+        let rid = Id::parse("r-1").unwrap();
+        let tagged = keys.value(&Key::parse("x{rmw:val:abc}").unwrap());
+        let untagged = keys.value(&Key::parse("abc").unwrap());
+        assert_ne!(
+            keys.idempotency(&tagged, Some(&rid)),
+            keys.idempotency(&untagged, Some(&rid))
+        );
     }
 }

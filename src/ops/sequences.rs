@@ -86,12 +86,15 @@ impl Context {
             call = call.arg(*id);
         }
         let reply = self.redis.eval(&call, deadline).await?;
-        if reply.tag()? != "returned" {
+        if reply.tag()? != "returned" || reply.len() != 1 + 2 * ids.len() {
             return Err(reply.unexpected());
         }
         let mut returned = Returned::default();
-        for i in (1..reply.len()).step_by(2) {
-            let id = reply.int(i)?;
+        // Each verdict goes with the id the caller sent, not the one the
+        // script echoes: Lua holds integers exactly only up to 2^53, and a
+        // not-positive id may be any i64.
+        for (k, &id) in ids.iter().enumerate() {
+            let i = 1 + 2 * k;
             match reply.text(i + 1)?.as_str() {
                 "accepted" => returned.accepted.push(id),
                 "never_issued" => returned.rejected.push((id, Rejection::NeverIssued)),

@@ -79,6 +79,15 @@ impl Context {
         deadline: Deadline,
         decode: impl Fn(&Entry) -> Result<T, Error>,
     ) -> Result<Page<T>, Error> {
+        // Nothing comes before the first possible id, and Redis refuses to
+        // range below it (`XREVRANGE … (0-0` is an error), so a page after
+        // it is empty without asking.
+        if token == Some("0-0") {
+            return Ok(Page {
+                items: Vec::new(),
+                next_token: None,
+            });
+        }
         // One more than asked tells whether there is a next page.
         let call = Call::read(Script::StreamsPage)
             .key(stream)

@@ -166,18 +166,26 @@ pub fn page_size(n: u32) -> Result<usize, String> {
 }
 
 /// A page token: empty for the first page, else the id of a stream entry
-/// (`<ms>-<seq>`) as a previous page returned it.
+/// (`<ms>-<seq>`, each part a decimal `u64`) as a previous page returned
+/// it. Anything else is refused here, so that Redis never sees a token it
+/// would reject (`+1-0`, an overflowing part); the token goes on in its
+/// canonical spelling (`007-1` as `7-1`).
 pub fn page_token(text: &str) -> Result<Option<String>, String> {
     if text.is_empty() {
         return Ok(None);
     }
-    let valid = text
+    let part = |digits: &str| {
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse::<u64>().ok())
+            .flatten()
+    };
+    let parsed = text
         .split_once('-')
-        .is_some_and(|(ms, seq)| ms.parse::<u64>().is_ok() && seq.parse::<u64>().is_ok());
-    if !valid {
-        return Err("is not a token a previous page returned".into());
+        .and_then(|(ms, seq)| Some((part(ms)?, part(seq)?)));
+    match parsed {
+        Some((ms, seq)) => Ok(Some(format!("{ms}-{seq}"))),
+        None => Err("is not a token a previous page returned".into()),
     }
-    Ok(Some(text.to_owned()))
 }
 
 /// Whether `text` is a decimal number as numeric conditions compare them:
@@ -229,6 +237,32 @@ mod tests {
             assert!(Id::parse(bad).is_err(), "{bad:?}");
         }
         assert_eq!(Id::parse_optional(""), Ok(None));
+    }
+
+    /// Page tokens: stream ids in canonical form, nothing else.
+    #[test]
+    fn page_tokens() {
+        assert_eq!(page_token(""), Ok(None));
+        assert_eq!(page_token("5-3"), Ok(Some("5-3".into())));
+        assert_eq!(page_token("007-01"), Ok(Some("7-1".into())));
+        assert_eq!(
+            page_token("18446744073709551615-18446744073709551615"),
+            Ok(Some("18446744073709551615-18446744073709551615".into()))
+        );
+        for bad in [
+            "+1-0",
+            "1-+0",
+            "-1-0",
+            "1",
+            "1-",
+            "-1",
+            "a-1",
+            "1-2-3",
+            " 1-2",
+            "18446744073709551616-0",
+        ] {
+            assert!(page_token(bad).is_err(), "{bad}");
+        }
     }
 
     /// Decimals as the numeric conditions of `values_cond_update` read them.

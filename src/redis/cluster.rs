@@ -20,8 +20,9 @@
 
 use std::{
     collections::HashMap,
+    net::SocketAddr,
     sync::{
-        Mutex, PoisonError, RwLock,
+        Arc, Mutex, PoisonError, RwLock,
         atomic::{AtomicU64, Ordering},
     },
     time::Duration,
@@ -30,12 +31,12 @@ use std::{
 use bb8::{Pool, RunError};
 use redis::{
     AsyncConnectionConfig, Client, ConnectionAddr, ConnectionInfo, ErrorKind, IntoConnectionInfo,
-    RedisError, RedisResult, ServerErrorKind, Value,
+    RedisError, RedisFuture, RedisResult, ServerErrorKind, Value,
     aio::MultiplexedConnection,
     cluster::ClusterClient,
     cluster_async::ClusterConnection,
     cluster_routing::{Route, RoutingInfo, SingleNodeRoutingInfo, SlotAddr},
-    io::tcp::TcpSettings,
+    io::{AsyncDNSResolver, tcp::TcpSettings},
 };
 
 use super::{Link, Target, pool::PoolStatistics};
@@ -84,20 +85,54 @@ pub struct ClusterPool {
     resends: [AtomicU64; RESEND_REASONS.len()],
     /// Connections to single nodes, for checks.
     nodes: NodeLinks,
+    /// Connections the cluster connections made to nodes.
+    connects: CountingResolver,
+}
+
+/// Resolves node addresses as redis-rs would, counting each resolution. A
+/// cluster connection resolves a node's address every time it connects to
+/// it, so this counts the node connections it opened (or tried to), the
+/// reconnects after a failover included: bb8 sees only the one long-lived
+/// cluster connection, never what happens inside it.
+#[derive(Clone, Default)]
+struct CountingResolver(Arc<AtomicU64>);
+
+impl AsyncDNSResolver for CountingResolver {
+    fn resolve<'a, 'b: 'a>(
+        &'a self,
+        host: &'b str,
+        port: u16,
+    ) -> RedisFuture<'a, Box<dyn Iterator<Item = SocketAddr> + Send + 'a>> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Box::pin(async move {
+            let addrs = tokio::net::lookup_host((host, port)).await?;
+            Ok(Box::new(addrs) as Box<dyn Iterator<Item = SocketAddr> + Send>)
+        })
+    }
 }
 
 impl ClusterPool {
     /// A pool of `size` connections to the cluster of `seeds`; connects in
     /// the background.
-    pub fn new(seeds: &[String], size: u32, wait: Duration) -> RedisResult<Self> {
+    pub fn new(
+        seeds: &[String],
+        size: u32,
+        wait: Duration,
+        max_timeout: Duration,
+    ) -> RedisResult<Self> {
+        let connects = CountingResolver::default();
         let client = ClusterClient::builder(seeds.iter().map(String::as_str))
             .tcp_settings(TcpSettings::default().set_nodelay(true))
             .connection_timeout(CONNECT_TIMEOUT)
-            // Each attempt is bounded; the whole call is bounded by its
-            // deadline (Redis::eval), across retries and redirections.
-            .response_timeout(Duration::from_secs(1))
+            // Each attempt runs until the request's deadline
+            // (Redis::eval_in_cluster), never shorter: a fixed timeout
+            // would answer UNAVAILABLE ("not applied") for a slow script
+            // that ran. This is only the backstop for redis-rs's own
+            // commands, and no deadline is longer.
+            .response_timeout(max_timeout)
             .overall_response_timeout(None)
             .retries(0)
+            .async_dns_resolver(connects.clone())
             .build()?;
         let pool = Pool::builder()
             .max_size(size)
@@ -115,6 +150,7 @@ impl ClusterPool {
             slots: RwLock::default(),
             resends: Default::default(),
             nodes: NodeLinks::new(seed.as_str().into_connection_info()?),
+            connects,
         })
     }
 
@@ -187,9 +223,13 @@ impl ClusterPool {
             .collect()
     }
 
-    /// The pool's connections and checkouts.
+    /// The pool's connections and checkouts; `created` counts every
+    /// connection to a node, the ones a cluster connection makes on its
+    /// own (reconnects after a failover) included.
     pub fn statistics(&self) -> PoolStatistics {
-        PoolStatistics::from(self.pool.state())
+        let mut statistics = PoolStatistics::from(self.pool.state());
+        statistics.created = self.connects.0.load(Ordering::Relaxed);
+        statistics
     }
 }
 

@@ -56,6 +56,9 @@ pub struct RedisConfig {
     /// How requests use pooled connections (standalone only: a cluster
     /// connection is always shared).
     pub pool_mode: PoolMode,
+    /// The longest deadline a request can have: no call waits longer for
+    /// Redis to answer.
+    pub max_timeout: Duration,
 }
 
 /// The service's handle on Redis; cheap to clone.
@@ -191,6 +194,7 @@ impl Redis {
                 &config.urls,
                 config.pool_size,
                 config.pool_wait,
+                config.max_timeout,
             )?))
         } else {
             let [url] = config.urls.as_slice() else {

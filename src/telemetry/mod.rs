@@ -9,20 +9,44 @@
 //! an exporting layer costs ≈ 7 µs a call).
 
 pub mod metrics;
+mod throttle;
 
 use std::io::IsTerminal;
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_subscriber::{
-    EnvFilter, Layer, filter::LevelFilter, layer::SubscriberExt, util::SubscriberInitExt,
+    EnvFilter, Layer,
+    filter::{LevelFilter, Targets},
+    layer::SubscriberExt,
+    util::SubscriberInitExt,
 };
+
+pub use throttle::Throttle;
 
 use crate::config::LogFormat;
 
-/// What must be flushed before the process exits.
+/// What must be flushed before the process exits, and the log throttle
+/// whose summaries the application reports.
 pub struct Telemetry {
     traces: Option<SdkTracerProvider>,
+    /// Holds back the Redis client's own messages beyond a few a window.
+    pub throttle: Throttle,
+}
+
+/// The resource spans are exported under: what the standard variables
+/// (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`) say, with the service
+/// named `rmw` only when neither names it.
+fn resource() -> Resource {
+    let detected = Resource::builder().build();
+    let named = detected
+        .get(&opentelemetry::Key::from_static_str("service.name"))
+        .is_some_and(|name| !name.as_str().starts_with("unknown_service"));
+    if named {
+        detected
+    } else {
+        Resource::builder().with_service_name("rmw").build()
+    }
 }
 
 /// Whether the environment asks for traces to be exported.
@@ -41,6 +65,7 @@ fn traces_wanted() -> bool {
 /// exporter's gRPC channel lives on it).
 pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
     let logs = EnvFilter::try_new(filter)?;
+    let throttle = Throttle::default();
     // Colours only on a terminal: a log file or collector gets plain text.
     let fmt = tracing_subscriber::fmt::layer().with_ansi(std::io::stdout().is_terminal());
     let fmt = match format {
@@ -53,7 +78,7 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
             .build()?;
         Some(
             SdkTracerProvider::builder()
-                .with_resource(Resource::builder().with_service_name("rmw").build())
+                .with_resource(resource())
                 .with_batch_exporter(exporter)
                 .build(),
         )
@@ -62,15 +87,22 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
     };
     let otel = traces.as_ref().map(|provider| {
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // rmw's own spans only: the RPC and the script call. Not h2's
+        // `Connection` span per client connection, nor the source paths,
+        // thread ids and busy/idle timings tracing would add to each span
+        // (the build machine's paths, and figures no trace viewer reads).
         tracing_opentelemetry::layer()
             .with_tracer(provider.tracer("rmw"))
-            .with_filter(LevelFilter::DEBUG)
+            .with_location(false)
+            .with_threads(false)
+            .with_tracked_inactivity(false)
+            .with_filter(Targets::new().with_target("rmw", LevelFilter::DEBUG))
     });
     tracing_subscriber::registry()
-        .with(fmt.with_filter(logs))
+        .with(fmt.with_filter(logs).with_filter(throttle.clone()))
         .with(otel)
         .try_init()?;
-    Ok(Telemetry { traces })
+    Ok(Telemetry { traces, throttle })
 }
 
 impl Telemetry {
