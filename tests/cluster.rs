@@ -439,6 +439,8 @@ async fn primary_killed_under_load_fails_over() {
         .find(|n| n.port == victim)
         .unwrap()
         .slots;
+    let created = "rmw_redis_connections_created_total";
+    let created_before = sample(&scrape(service.metrics_addr).await, created).unwrap();
     cluster.kill(victim);
     let killed = Instant::now();
     service
@@ -541,11 +543,17 @@ async fn primary_killed_under_load_fails_over() {
     );
     tally.assert_retry_safe();
     assert!(lost_elsewhere.is_empty(), "{lost_elsewhere:?}");
-    let errors = sample(
-        &scrape(service.metrics_addr).await,
-        "rmw_redis_errors_total{kind=\"internal\"}",
-    );
+    let metrics = scrape(service.metrics_addr).await;
+    let errors = sample(&metrics, "rmw_redis_errors_total{kind=\"internal\"}");
     assert_eq!(errors, Some(0.0));
+    // The cluster connection reconnected inside itself (to the promoted
+    // replica at least): the connection count says so.
+    let created_after = sample(&metrics, created).unwrap();
+    println!("connections created: {created_before} before the kill, {created_after} after");
+    assert!(
+        created_after > created_before,
+        "{created_before} -> {created_after}"
+    );
 }
 
 /// Injected: `redis-cli --cluster reshard` of 32 slots from one primary to
@@ -679,4 +687,47 @@ async fn resends(service: &Service) -> BTreeMap<&'static str, f64> {
         (reason, sample(&metrics, &series).unwrap_or(0.0))
     })
     .collect()
+}
+
+/// A script call is given until the request's deadline, not a fixed
+/// second: a slow reply is not "unavailable" (a caller told UNAVAILABLE
+/// may think nothing was applied). Injected: the primary serving the key
+/// pauses every write for 1.5 s (`CLIENT PAUSE … WRITE`) just before a
+/// CompareAndSwap with a 5 s deadline. Asserted: it answers `swapped`, and
+/// the value is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_primary_is_waited_for_until_the_deadline() {
+    let cluster = Cluster::start().await;
+    let seed = cluster.nodes[0].port();
+    let service = Service::start_with(&cluster.urls(), &[])
+        .await
+        .ready()
+        .await;
+    let key = "slow";
+    let primary = cluster
+        .primary_of(seed, slot(&format!("{}:val:{key}", service.prefix)))
+        .await;
+    let () = redis::cmd("CLIENT")
+        .arg("PAUSE")
+        .arg(1500)
+        .arg("WRITE")
+        .query_async(&mut cluster.conn(primary).await)
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut request = Request::new(create(key, "v"));
+    request.set_timeout(Duration::from_secs(5));
+    let reply = service.values().compare_and_swap(request).await;
+    println!(
+        "primary paused 1.5s: {:?} after {:?}",
+        reply.as_ref().map(|r| r.get_ref().outcome.is_some()),
+        started.elapsed()
+    );
+    let reply = reply.expect("answered once the pause ended");
+    assert!(matches!(
+        reply.into_inner().outcome,
+        Some(rmw::proto::v1::compare_and_swap_response::Outcome::Swapped(
+            _
+        ))
+    ));
 }

@@ -464,3 +464,331 @@ fn arbitrary_requests_are_answered_or_refused_cleanly() {
     });
     assert!(answered > 0 && refused > 0);
 }
+
+/// The classes of input the hardening issue found broken, each fuzzed on
+/// its own, so that a new instance of a class is caught and not only the
+/// instances found. One Redis and one service serve every class.
+mod classes {
+    use std::time::Duration;
+
+    use clap::Parser;
+    use proptest::{prelude::*, test_runner::TestRunner};
+    use rmw::{config::Config, proto::v1 as pb};
+    use tonic::Code;
+
+    use crate::{
+        common::{Env, assert_invalid},
+        hardening::send_raw,
+    };
+
+    /// A runner of `cases` seeded cases, so that a failure reproduces.
+    fn runner(cases: u32, seed: u64) -> TestRunner {
+        let mut config = ProptestConfig::with_cases(cases);
+        config.rng_seed = proptest::test_runner::RngSeed::Fixed(seed);
+        config.failure_persistence = None;
+        TestRunner::new(config)
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    /// Stream-id-like page tokens around every edge, and arbitrary text.
+    fn page_token() -> impl Strategy<Value = String> {
+        let part = prop_oneof![
+            Just("0".to_owned()),
+            Just("18446744073709551615".to_owned()),
+            Just("18446744073709551616".to_owned()),
+            "[0-9]{1,3}",
+            "[+-]?[0-9]{1,20}",
+            any::<u64>().prop_map(|n| n.to_string()),
+        ];
+        prop_oneof![
+            (part.clone(), part).prop_map(|(ms, seq)| format!("{ms}-{seq}")),
+            "[ -~]{0,24}",
+            Just("0-0".to_owned()),
+        ]
+    }
+
+    /// Every page token is an (possibly empty) page or INVALID_ARGUMENT
+    /// naming `page_token`, in both listings, filtered or not: never
+    /// INTERNAL.
+    #[test]
+    fn any_page_token_is_a_page_or_invalid() {
+        let rt = runtime();
+        let env = rt.block_on(Env::start());
+        rt.block_on(async {
+            env.service
+                .ledger()
+                .credit(pb::CreditRequest {
+                    book: "b".into(),
+                    account: "a".into(),
+                    amount: 1,
+                    reference: String::new(),
+                    description: String::new(),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap();
+        });
+        let strategy = (page_token(), any::<bool>());
+        runner(300, 0x7043)
+            .run(&strategy, |(token, filtered)| {
+                rt.block_on(async {
+                    let listed = env
+                        .service
+                        .ledger()
+                        .list_entries(pb::ListEntriesRequest {
+                            book: "b".into(),
+                            account: if filtered { "a".into() } else { String::new() },
+                            page_size: 0,
+                            page_token: token.clone(),
+                        })
+                        .await;
+                    let moved = env
+                        .service
+                        .inventory()
+                        .list_movements(pb::ListMovementsRequest {
+                            store: "s".into(),
+                            product: if filtered { "p".into() } else { String::new() },
+                            page_size: 0,
+                            page_token: token.clone(),
+                        })
+                        .await;
+                    for result in [listed.map(drop), moved.map(drop)] {
+                        if let Err(status) = result {
+                            assert_invalid(&status, "INVALID_ARGUMENT", &["page_token"]);
+                        }
+                    }
+                });
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Every UTC offset is either within ±840 minutes and answered, or
+    /// INVALID_ARGUMENT naming it: never a panic, never a key of its own.
+    #[test]
+    fn any_utc_offset_is_answered_or_invalid() {
+        let rt = runtime();
+        let env = rt.block_on(Env::start());
+        let offset = prop_oneof![
+            Just(i32::MIN),
+            Just(i32::MAX),
+            Just(-841),
+            Just(841),
+            -840..=840_i32,
+            any::<i32>()
+        ];
+        runner(300, 0x0ff5)
+            .run(&offset, |minutes| {
+                let result = rt.block_on(env.service.counters().get_quota(pb::GetQuotaRequest {
+                    name: "q".into(),
+                    daily_limit: 10,
+                    utc_offset_minutes: minutes,
+                }));
+                match result {
+                    Ok(_) => prop_assert!(minutes.unsigned_abs() <= 840, "{minutes}"),
+                    Err(status) => {
+                        prop_assert!(minutes.unsigned_abs() > 840, "{minutes}: {status:?}");
+                        assert_invalid(&status, "INVALID_ARGUMENT", &["utc_offset_minutes"]);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Every list of ids given back is answered with each id exactly as sent
+    /// (accepted or rejected, in request order), or refused as
+    /// INVALID_ARGUMENT for an id above 2^53-1.
+    #[test]
+    fn any_returned_ids_are_echoed_exactly() {
+        let rt = runtime();
+        let env = rt.block_on(Env::start());
+        rt.block_on(async {
+            env.service
+                .sequences()
+                .next_ids(pb::NextIdsRequest {
+                    name: "s".into(),
+                    count: 50,
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap();
+        });
+        let max = (1_i64 << 53) - 1;
+        let id = prop_oneof![
+            Just(i64::MIN),
+            Just(i64::MAX),
+            Just(max),
+            Just(max + 1),
+            Just(-max - 2),
+            -5..60_i64,
+            any::<i64>()
+        ];
+        runner(300, 0x1d5)
+            .run(&prop::collection::vec(id, 1..6), |ids| {
+                let result =
+                    rt.block_on(env.service.sequences().return_ids(pb::ReturnIdsRequest {
+                        name: "s".into(),
+                        ids: ids.clone(),
+                        request_id: String::new(),
+                    }));
+                match result {
+                    Ok(reply) => {
+                        prop_assert!(ids.iter().all(|&id| id <= max), "{ids:?}");
+                        let Some(pb::return_ids_response::Outcome::Returned(returned)) =
+                            reply.into_inner().outcome
+                        else {
+                            panic!("no outcome");
+                        };
+                        let mut echoed: Vec<i64> = returned.accepted.clone();
+                        echoed.extend(returned.rejected.iter().map(|r| r.id));
+                        echoed.sort_unstable();
+                        let mut sent = ids.clone();
+                        sent.sort_unstable();
+                        prop_assert_eq!(echoed, sent);
+                    }
+                    Err(status) => {
+                        prop_assert!(ids.iter().any(|&id| id > max), "{ids:?}: {status:?}");
+                        prop_assert_eq!(status.code(), Code::InvalidArgument);
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+    }
+
+    /// Every byte string sent as the request of any method is answered or
+    /// refused as the caller's mistake (INVALID_ARGUMENT, ALREADY_EXISTS):
+    /// a message that does not decode is never INTERNAL or UNKNOWN.
+    #[test]
+    fn any_bytes_are_answered_or_invalid() {
+        const METHODS: [&str; 12] = [
+            "ValuesService/CompareAndSwap",
+            "ValuesService/ConditionalUpdate",
+            "RecordsService/PutRecord",
+            "InventoryService/SetStock",
+            "InventoryService/PlaceOrder",
+            "InventoryService/ListMovements",
+            "CountersService/ConsumeQuota",
+            "LedgerService/Transfer",
+            "LedgerService/ListEntries",
+            "SequencesService/ReturnIds",
+            "SequencesService/NextIds",
+            "AdminService/GetScriptStatus",
+        ];
+        let rt = runtime();
+        let env = rt.block_on(Env::start());
+        let bytes = prop_oneof![
+            prop::collection::vec(any::<u8>(), 0..48),
+            // Valid field tags with broken lengths and payloads.
+            prop::collection::vec(
+                prop_oneof![
+                    Just(0x0a_u8),
+                    Just(0x12),
+                    Just(0x1a),
+                    Just(0xff),
+                    any::<u8>()
+                ],
+                1..16
+            ),
+        ];
+        let counts = std::sync::Mutex::new((0_u32, 0_u32));
+        runner(600, 0xb17e5)
+            .run(&(0..METHODS.len(), bytes), |(method, bytes)| {
+                let result = rt.block_on(send_raw(&env, METHODS[method], bytes.clone()));
+                match result {
+                    Ok(_) => counts.lock().unwrap().0 += 1,
+                    Err(status) => {
+                        counts.lock().unwrap().1 += 1;
+                        prop_assert!(
+                            matches!(status.code(), Code::InvalidArgument | Code::AlreadyExists),
+                            "{} {:02x?}: {status:?}",
+                            METHODS[method],
+                            bytes
+                        );
+                    }
+                }
+                Ok(())
+            })
+            .unwrap();
+        let (answered, refused) = *counts.lock().unwrap();
+        println!("raw bytes: 600 requests, {answered} answered, {refused} refused as the caller's");
+        assert!(refused > 0);
+    }
+
+    /// Every stream length and idempotency TTL the start-up check accepts
+    /// is one Redis accepts (`XADD … MAXLEN ~`, `SET … PX`); every one it
+    /// refuses is out of those bounds or the documented ones.
+    #[test]
+    fn any_accepted_setting_is_one_redis_takes() {
+        let rt = runtime();
+        let server = rt.block_on(crate::common::redis(&[]));
+        let conn = rt.block_on(crate::common::connect(&server.url()));
+        let max_len = prop_oneof![
+            Just(u64::MAX),
+            Just(1_u64 << 53),
+            Just((1_u64 << 53) - 1),
+            Just(0_u64),
+            any::<u64>(),
+            1..1000_u64,
+        ];
+        let ttl_ms = prop_oneof![
+            Just(0_u64),
+            Just(999),
+            Just(1000),
+            Just(315_360_000_000),
+            Just(315_360_000_001),
+            Just(u64::MAX / 1000),
+            any::<u64>(),
+            0..100_000_u64,
+        ];
+        runner(300, 0x5e77)
+            .run(&(max_len, ttl_ms), |(max_len, ttl_ms)| {
+                let ttl = humantime::format_duration(Duration::from_millis(ttl_ms)).to_string();
+                let config = Config::try_parse_from([
+                    "rmw",
+                    "--stream-max-len",
+                    &max_len.to_string(),
+                    "--idempotency-ttl",
+                    &ttl,
+                ]);
+                let Ok(config) = config else {
+                    let in_bounds = (1..=(1_u64 << 53) - 1).contains(&max_len)
+                        && (1000..=315_360_000_000).contains(&ttl_ms);
+                    prop_assert!(!in_bounds, "refused {max_len} / {ttl}");
+                    return Ok(());
+                };
+                let mut conn = conn.clone();
+                rt.block_on(async {
+                    let added: redis::RedisResult<String> = redis::cmd("XADD")
+                        .arg("s")
+                        .arg("MAXLEN")
+                        .arg("~")
+                        .arg(config.stream_max_len)
+                        .arg("*")
+                        .arg("f")
+                        .arg("v")
+                        .query_async(&mut conn)
+                        .await;
+                    assert!(added.is_ok(), "MAXLEN {max_len}: {added:?}");
+                    let ms = u64::try_from(config.idempotency_ttl.as_millis()).unwrap();
+                    let set: redis::RedisResult<()> = redis::cmd("SET")
+                        .arg("k")
+                        .arg("v")
+                        .arg("PX")
+                        .arg(ms)
+                        .query_async(&mut conn)
+                        .await;
+                    assert!(set.is_ok(), "PX {ms}: {set:?}");
+                });
+                Ok(())
+            })
+            .unwrap();
+    }
+}

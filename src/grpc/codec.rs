@@ -122,13 +122,16 @@ mod tests {
         assert_eq!(field, "items.product");
     }
 
-    /// A truncated message has no field; it still reads INVALID_ARGUMENT.
+    /// A truncated field is named; a wire type that does not exist has no
+    /// field. Both read INVALID_ARGUMENT.
     #[test]
-    fn a_truncated_message_is_invalid_argument() {
-        let error = pb::PlaceOrderRequest::decode(&[0x0a, 0x05, b'a'][..]).expect_err("truncated");
+    fn truncated_and_unknown_wire_types_are_invalid_argument() {
+        let (field, _) = decode::<pb::PlaceOrderRequest>(&[0x0a, 0x05, b'a']);
+        assert_eq!(field, "store");
+        let error = pb::PlaceOrderRequest::decode(&[0x0f][..]).expect_err("wire type 7");
         let (field, description) = field_of(&error);
         assert_eq!(field, "");
-        assert!(!description.is_empty());
+        assert!(description.contains("wire type"), "{description}");
         let status = Status::from(malformed(&error));
         assert_eq!(status.code(), tonic::Code::InvalidArgument);
     }
