@@ -17,7 +17,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
 use tracing_subscriber::{
     EnvFilter, Layer,
-    filter::{LevelFilter, Targets},
+    filter::{FilterExt, LevelFilter, Targets},
     layer::SubscriberExt,
     util::SubscriberInitExt,
 };
@@ -99,7 +99,7 @@ pub fn init(format: LogFormat, filter: &str) -> anyhow::Result<Telemetry> {
             .with_filter(Targets::new().with_target("rmw", LevelFilter::DEBUG))
     });
     tracing_subscriber::registry()
-        .with(fmt.with_filter(logs).with_filter(throttle.clone()))
+        .with(fmt.with_filter(logs.and(throttle.clone())))
         .with(otel)
         .try_init()?;
     Ok(Telemetry { traces, throttle })
