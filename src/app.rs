@@ -16,7 +16,7 @@ use crate::{
     dev_redis::RedisProcess,
     grpc::{self, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
-    ops::{Context, Keyspace, Limits},
+    ops::{Context, Limits},
     redis::{Redis, RedisConfig},
     shutdown,
     telemetry::{self, metrics::Metrics},
@@ -109,7 +109,7 @@ pub async fn serve(
     let (redis, cluster) = redis(config, redis_url)?;
     let cx = Context {
         redis: redis.clone(),
-        keys: Keyspace::new(&config.key_prefix).map_err(anyhow::Error::msg)?,
+        keys: config.key_prefix.clone(),
         idempotency_ttl: config.idempotency_ttl,
         cluster,
         stream_max_len: config.stream_max_len,

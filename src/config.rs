@@ -4,7 +4,10 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::{Parser, ValueEnum};
 
-use crate::{ops::Keyspace, redis::PoolMode};
+use crate::{
+    ops::{Keyspace, types::MAX_SAFE_INTEGER},
+    redis::PoolMode,
+};
 
 /// rmw — atomic read-modify-write operations on Redis, over gRPC.
 #[derive(Clone, Debug, Parser)]
@@ -48,8 +51,8 @@ pub struct Config {
     /// Prefix of every Redis key: 1–64 characters of `[A-Za-z0-9._-]` (no
     /// `:`, which ends the prefix in every key, so that one deployment's
     /// keys can never be another's).
-    #[arg(long, env = "RMW_KEY_PREFIX", default_value = "rmw", value_parser = key_prefix)]
-    pub key_prefix: String,
+    #[arg(long, env = "RMW_KEY_PREFIX", default_value = "rmw", value_parser = Keyspace::new)]
+    pub key_prefix: Keyspace,
 
     /// How long a `request_id`'s reply is kept for replays (and a deleted
     /// record's version is kept): 1s to 3650d. Shorter would quietly turn
@@ -59,7 +62,7 @@ pub struct Config {
 
     /// Approximate most entries kept in each movements or audit stream
     /// (`XADD … MAXLEN ~`); older entries are trimmed. 1 to 2^53-1.
-    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=MAX_SAFE_INTEGER))]
+    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=MAX_SAFE_INTEGER.unsigned_abs()))]
     pub stream_max_len: u64,
 
     /// Seconds added to Redis's clock when telling days apart, for tests of
@@ -166,14 +169,15 @@ pub enum LogFormat {
 const MILLI: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
 const HOUR: Duration = Duration::from_secs(3600);
+const TEN_YEARS_SECS: u64 = 3650 * 24 * 3600;
 /// Ten years: far above any retry window, far below what `SET … PX`
 /// accepts, and held exactly by a Lua number (`lua/lib/prelude.lua` checks
 /// the same bound before a script's first write).
-pub const MAX_IDEMPOTENCY_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
-/// The largest stream length or count a script holds exactly: 2^53−1.
-const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
-/// Ten years of clock skew, for the rollover tests.
-const MAX_CLOCK_SKEW_SECS: i64 = 3650 * 24 * 3600;
+pub const MAX_IDEMPOTENCY_TTL: Duration = Duration::from_secs(TEN_YEARS_SECS);
+/// Ten years of clock skew, for the rollover tests (and the bound
+/// `lua/counters_consume_quota.lua` checks).
+#[allow(clippy::cast_possible_wrap)]
+const MAX_CLOCK_SKEW_SECS: i64 = TEN_YEARS_SECS as i64;
 /// The most items one request may carry (`--max-items`): the scripts
 /// `unpack` them, and Lua cannot unpack more than about 8000 values.
 pub const MAX_ITEMS: u32 = 1000;
@@ -199,10 +203,6 @@ fn duration_within(
     }
 }
 
-fn key_prefix(text: &str) -> Result<String, String> {
-    Keyspace::new(text).map(|_| text.to_owned())
-}
-
 impl Config {
     /// Checks what clap cannot check flag by flag.
     pub fn validate(&self) -> Result<(), String> {
@@ -226,7 +226,7 @@ mod tests {
     fn defaults_and_durations() {
         let config = Config::try_parse_from(["rmw", "--pool-wait", "250ms"]).unwrap();
         assert_eq!(config.listen, "0.0.0.0:50051".parse().unwrap());
-        assert_eq!(config.key_prefix, "rmw");
+        assert_eq!(config.key_prefix.prefix(), "rmw");
         assert_eq!(config.idempotency_ttl, Duration::from_secs(24 * 3600));
         assert_eq!(config.pool_wait, Duration::from_millis(250));
         assert!(Config::try_parse_from(["rmw", "--pool-size", "0"]).is_err());

@@ -21,56 +21,16 @@ use tonic::{
     codegen::http::uri::PathAndQuery,
 };
 
-use crate::common::{self, Env, assert_error, assert_invalid};
+use crate::{
+    common::{self, Env, assert_error, assert_invalid},
+    inventory::{item, level, order, set_stock, stock},
+};
 
-fn order(store: &str, order_id: &str, items: &[(&str, i64)]) -> pb::PlaceOrderRequest {
-    pb::PlaceOrderRequest {
-        store: store.into(),
-        order_id: order_id.into(),
-        items: items
-            .iter()
-            .map(|(product, quantity)| pb::OrderItem {
-                product: (*product).into(),
-                quantity: *quantity,
-            })
-            .collect(),
-    }
-}
-
-async fn level(env: &Env, store: &str, product: &str) -> i64 {
-    env.service
-        .inventory()
-        .get_stock(pb::GetStockRequest {
-            store: store.into(),
-            products: vec![product.into()],
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .levels[0]
-        .quantity
-}
-
-async fn set_stock(env: &Env, store: &str, product: &str, quantity: i64) {
-    env.service
-        .inventory()
-        .set_stock(pb::SetStockRequest {
-            store: store.into(),
-            levels: vec![pb::StockLevel {
-                product: product.into(),
-                quantity,
-            }],
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
-}
-
-async fn cancel_order(env: &Env, store: &str, order_id: &str) -> cancel::Outcome {
+async fn cancel_order(env: &Env, order_id: &str) -> cancel::Outcome {
     env.service
         .inventory()
         .cancel_order(pb::CancelOrderRequest {
-            store: store.into(),
+            store: "s1".into(),
             order_id: order_id.into(),
             request_id: String::new(),
         })
@@ -88,22 +48,22 @@ async fn cancel_order(env: &Env, store: &str, order_id: &str) -> cancel::Outcome
 #[tokio::test]
 async fn a_retried_order_after_cancel_says_cancelled() {
     let env = Env::start().await;
-    set_stock(&env, "st", "w", 10).await;
+    set_stock(&env, vec![level("w", 10)]).await;
     let mut inventory = env.service.inventory();
     let first = inventory
-        .place_order(order("st", "o1", &[("w", 3)]))
+        .place_order(order("o1", vec![item("w", 3)]))
         .await
         .unwrap()
         .into_inner();
     assert!(matches!(first.outcome, Some(place::Outcome::Placed(_))));
     assert!(matches!(
-        cancel_order(&env, "st", "o1").await,
+        cancel_order(&env, "o1").await,
         cancel::Outcome::Cancelled(_)
     ));
-    assert_eq!(level(&env, "st", "w").await, 10);
+    assert_eq!(stock(&env, &["w"]).await, [10]);
 
     let retry = inventory
-        .place_order(order("st", "o1", &[("w", 3)]))
+        .place_order(order("o1", vec![item("w", 3)]))
         .await
         .unwrap()
         .into_inner();
@@ -112,29 +72,29 @@ async fn a_retried_order_after_cancel_says_cancelled() {
         retry.outcome,
         Some(place::Outcome::Cancelled(pb::OrderCancelled {}))
     );
-    assert_eq!(level(&env, "st", "w").await, 10, "a replay takes nothing");
+    assert_eq!(stock(&env, &["w"]).await, [10], "a replay takes nothing");
     let other = inventory
-        .place_order(order("st", "o1", &[("w", 4)]))
+        .place_order(order("o1", vec![item("w", 4)]))
         .await
         .unwrap_err();
     assert_error(&other, Code::AlreadyExists, "REQUEST_ID_REUSED");
 
     // Deduct is an order of one item: the same holds.
     let deduct_request = pb::DeductRequest {
-        store: "st".into(),
+        store: "s1".into(),
         product: "w".into(),
         quantity: 2,
         order_id: "o2".into(),
     };
     inventory.deduct(deduct_request.clone()).await.unwrap();
-    cancel_order(&env, "st", "o2").await;
+    cancel_order(&env, "o2").await;
     let retry = inventory.deduct(deduct_request).await.unwrap().into_inner();
     assert!(retry.replayed);
     assert_eq!(
         retry.outcome,
         Some(deduct::Outcome::Cancelled(pb::OrderCancelled {}))
     );
-    assert_eq!(level(&env, "st", "w").await, 10);
+    assert_eq!(stock(&env, &["w"]).await, [10]);
 }
 
 /// Runs the built binary with `args` until it exits (it must, within 10
@@ -321,7 +281,7 @@ async fn extreme_utc_offsets_are_invalid() {
 #[tokio::test]
 async fn foreign_page_tokens_are_an_empty_page_or_invalid() {
     let env = Env::start().await;
-    set_stock(&env, "st", "w", 5).await;
+    set_stock(&env, vec![level("w", 5)]).await;
     let mut inventory = env.service.inventory();
     let mut ledger = env.service.ledger();
     ledger
@@ -336,7 +296,7 @@ async fn foreign_page_tokens_are_an_empty_page_or_invalid() {
         .await
         .unwrap();
     let movements = |token: &str, product: &str| pb::ListMovementsRequest {
-        store: "st".into(),
+        store: "s1".into(),
         product: product.into(),
         page_size: 0,
         page_token: token.into(),
@@ -431,40 +391,19 @@ async fn the_largest_item_limit_works_in_every_script() {
     let n = rmw::config::MAX_ITEMS as usize;
     let env = Env::start_with(&[], &["--max-items", &n.to_string()]).await;
     let products: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
-    let mut inventory = env.service.inventory();
-    inventory
-        .set_stock(pb::SetStockRequest {
-            store: "st".into(),
-            levels: products
-                .iter()
-                .map(|p| pb::StockLevel {
-                    product: p.clone(),
-                    quantity: 2,
-                })
-                .collect(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
-    let items: Vec<(&str, i64)> = products.iter().map(|p| (p.as_str(), 1)).collect();
-    let placed = inventory
-        .place_order(order("st", "big", &items))
+    set_stock(&env, products.iter().map(|p| level(p, 2)).collect()).await;
+    let placed = env
+        .service
+        .inventory()
+        .place_order(order("big", products.iter().map(|p| item(p, 1)).collect()))
         .await
         .unwrap()
         .into_inner();
     assert!(matches!(placed.outcome, Some(place::Outcome::Placed(p)) if p.changes.len() == n));
-    let levels = inventory
-        .get_stock(pb::GetStockRequest {
-            store: "st".into(),
-            products: products.clone(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .levels;
-    assert!(levels.len() == n && levels.iter().all(|l| l.quantity == 1));
+    let names: Vec<&str> = products.iter().map(String::as_str).collect();
+    assert_eq!(stock(&env, &names).await, vec![1; n]);
     assert!(matches!(
-        cancel_order(&env, "st", "big").await,
+        cancel_order(&env, "big").await,
         cancel::Outcome::Cancelled(c) if c.changes.len() == n
     ));
     let balances = env

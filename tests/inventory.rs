@@ -13,14 +13,15 @@ use tonic::Code;
 
 use crate::common::{Env, assert_error, assert_invalid};
 
-fn level(product: &str, quantity: i64) -> StockLevel {
+// The store every helper speaks of; `hardening.rs` shares the helpers.
+pub(crate) fn level(product: &str, quantity: i64) -> StockLevel {
     StockLevel {
         product: product.into(),
         quantity,
     }
 }
 
-fn item(product: &str, quantity: i64) -> OrderItem {
+pub(crate) fn item(product: &str, quantity: i64) -> OrderItem {
     OrderItem {
         product: product.into(),
         quantity,
@@ -35,7 +36,7 @@ fn change(product: &str, before: i64, after: i64) -> StockChange {
     }
 }
 
-fn order(order_id: &str, items: Vec<OrderItem>) -> PlaceOrderRequest {
+pub(crate) fn order(order_id: &str, items: Vec<OrderItem>) -> PlaceOrderRequest {
     PlaceOrderRequest {
         store: "s1".into(),
         order_id: order_id.into(),
@@ -43,7 +44,7 @@ fn order(order_id: &str, items: Vec<OrderItem>) -> PlaceOrderRequest {
     }
 }
 
-async fn set_stock(env: &Env, levels: Vec<StockLevel>) {
+pub(crate) async fn set_stock(env: &Env, levels: Vec<StockLevel>) {
     env.service
         .inventory()
         .set_stock(SetStockRequest {
@@ -55,7 +56,7 @@ async fn set_stock(env: &Env, levels: Vec<StockLevel>) {
         .unwrap();
 }
 
-async fn stock(env: &Env, products: &[&str]) -> Vec<i64> {
+pub(crate) async fn stock(env: &Env, products: &[&str]) -> Vec<i64> {
     env.service
         .inventory()
         .get_stock(GetStockRequest {

@@ -31,10 +31,10 @@ local function rmw_setting(name, text, min, max)
   return n
 end
 
--- A stream's approximate MAXLEN, ARGV[3] of every script that appends to
--- one.
+-- Checks a stream's approximate MAXLEN, ARGV[3] of every script that
+-- appends to one (which passes ARGV[3] on to XADD as it came).
 local function rmw_stream_max_len()
-  return rmw_setting('stream max len', ARGV[3], 1, RMW_MAX_SAFE)
+  rmw_setting('stream max len', ARGV[3], 1, RMW_MAX_SAFE)
 end
 
 local function rmw_replay(key, fingerprint)
