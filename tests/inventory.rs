@@ -13,7 +13,7 @@ use tonic::Code;
 
 use crate::common::{Env, assert_error, assert_invalid};
 
-// The store every helper speaks of; `hardening.rs` shares the helpers.
+// Request helpers for store `s1`, shared with `hardening.rs`.
 pub(crate) fn level(product: &str, quantity: i64) -> StockLevel {
     StockLevel {
         product: product.into(),
