@@ -221,7 +221,8 @@ impl Config {
 mod tests {
     use super::*;
 
-    /// The defaults of SPEC §6, and durations in human units.
+    /// The defaults the README's configuration table documents, and
+    /// durations in human units.
     #[test]
     fn defaults_and_durations() {
         let config = Config::try_parse_from(["rmw", "--pool-wait", "250ms"]).unwrap();

@@ -1,4 +1,5 @@
-//! Health, as Kubernetes and load balancers read it (SPEC §2).
+//! Health, as Kubernetes and load balancers read it (README: "Operating
+//! it").
 //!
 //! `""` and every registered `rmw.v1` service are SERVING only while Redis
 //! answers and has every script loaded with its SHA verified; a background

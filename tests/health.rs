@@ -1,4 +1,4 @@
-//! Health (SPEC §2) through a Redis outage, a flushed script cache, and a
+//! Health through a Redis outage, a flushed script cache, and a
 //! start with Redis down.
 
 use std::time::Duration;

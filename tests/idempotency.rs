@@ -1,4 +1,4 @@
-//! request_id (SPEC §4): a repeat replays the stored reply and changes
+//! request_id: a repeat replays the stored reply and changes
 //! nothing; other parameters under the same id are refused; refusals that
 //! changed nothing are not remembered.
 

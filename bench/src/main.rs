@@ -40,7 +40,7 @@ use crate::{
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// The concurrency of the headline figures (SPEC §7).
+/// The concurrency of the headline figures (BENCHMARKS.md, "Targets").
 const HEADLINE: usize = 64;
 
 /// Drives rmw and the same scripts directly, and reports.
@@ -221,8 +221,9 @@ async fn measured(
     Ok((run, cpu_us))
 }
 
-/// The SPEC §7 figures for `op`: medians of alternating pairs at 64
-/// callers, direct with `-P 16`, p99 at half the best rate, redis-py.
+/// The headline figures for `op` (BENCHMARKS.md, "Targets"): medians of
+/// alternating pairs at 64 callers, direct with `-P 16`, p99 at half the
+/// best rate, redis-py.
 async fn headline_for(
     args: &Args,
     service: &Service,

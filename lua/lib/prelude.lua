@@ -1,6 +1,6 @@
 -- lib/prelude.lua — inserted into every script right after its shebang line.
 --
--- Idempotency (SPEC §4). A writing script takes
+-- Idempotency (README: "The scope of a request id"). A writing script takes
 --   KEYS[1]  the request's idempotency record, in the slot of its data
 --   ARGV[1]  the request's fingerprint ('' when the caller sent no request id)
 --   ARGV[2]  how long the record lives, in milliseconds

@@ -1,4 +1,5 @@
-//! Where each operation's data lives in Redis (SPEC §3).
+//! Where each operation's data lives in Redis (README: "The API at a
+//! glance").
 //!
 //! Every key starts with the configured prefix and a `:`. The prefix holds
 //! neither braces, so a key's hash tag is always the caller's `{tag}`, a

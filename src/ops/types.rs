@@ -111,7 +111,7 @@ impl fmt::Display for Id {
     }
 }
 
-/// A request's idempotency key (SPEC §4); an [`Id`].
+/// A request's idempotency key; an [`Id`].
 pub type RequestId = Id;
 
 /// Checks a value's size.

@@ -99,7 +99,7 @@ impl Call {
     }
 
     /// The cluster slot of the call's keys, which share one by
-    /// construction (SPEC §3).
+    /// construction (`ops::keyspace`).
     #[must_use]
     pub fn slot(&self) -> u16 {
         let mut slots = self.all_keys().map(super::slot::slot);

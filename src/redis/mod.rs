@@ -275,7 +275,7 @@ impl Redis {
     /// again, until `deadline`, while the cluster answers that it did not
     /// run it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a primary not reachable).
     /// A call that may have run is never sent again: its outcome is
-    /// unknown, and the caller hears UNAVAILABLE (SPEC §5).
+    /// unknown, and the caller hears UNAVAILABLE (README: "Errors").
     async fn eval_in_cluster(
         &self,
         cluster: &ClusterPool,

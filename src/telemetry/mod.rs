@@ -5,8 +5,8 @@
 //! `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set; the standard `OTEL_*`
 //! variables (service name, resource attributes, batch sizes) are honoured.
 //! RPC and script spans are `debug` spans that only the trace exporter
-//! asks for, so that without one they cost next to nothing (`PERF_NOTES`:
-//! an exporting layer costs ≈ 7 µs a call).
+//! asks for, so that without one they cost next to nothing (an
+//! exporting layer costs ≈ 7 µs a call).
 
 pub mod metrics;
 mod throttle;
