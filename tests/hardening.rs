@@ -341,7 +341,8 @@ async fn foreign_page_tokens_are_an_empty_page_or_invalid() {
 }
 
 /// #8: ReturnIds echoes every id exactly as sent — not as Lua's doubles
-/// round them — and refuses ids above 2^53-1, which no sequence issues.
+/// round them — and refuses ids above 2^53-1, which no sequence issues,
+/// writing nothing.
 #[tokio::test]
 async fn returned_ids_are_echoed_exactly_and_bounded() {
     let env = Env::start().await;
@@ -370,6 +371,8 @@ async fn returned_ids_are_echoed_exactly_and_bounded() {
     assert_eq!(returned.accepted, vec![2]);
     let rejected: Vec<i64> = returned.rejected.iter().map(|r| r.id).collect();
     assert_eq!(rejected, vec![i64::MIN, -9_007_199_254_740_993, 0, max]);
+    // Refused whole: id 1, valid and issued, is not given back either.
+    let before = env.snapshot().await;
     for too_big in [i64::MAX, max + 2, max + 1] {
         let status = sequences
             .return_ids(pb::ReturnIdsRequest {
@@ -381,6 +384,7 @@ async fn returned_ids_are_echoed_exactly_and_bounded() {
             .unwrap_err();
         assert_invalid(&status, "INVALID_ARGUMENT", &["ids[1]"]);
     }
+    assert_eq!(env.snapshot().await, before, "a refused ReturnIds wrote");
 }
 
 /// #9: at the largest `--max-items` the start-up check accepts, requests of
