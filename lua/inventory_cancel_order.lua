@@ -70,10 +70,12 @@ for i = 1, n do
   local before = tonumber(levels[i] or '0')
   local after = redis.call('HINCRBY', KEYS[3], products[i], units[i])
   local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
-    'k', 'cancel', 'p', products[i], 'd', units[i], 'b', before, 'a', after, 'o', ARGV[4])
+    F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
+    F.after, after, F.order, ARGV[4])
   redis.call('XADD', KEYS[4 + i], 'MAXLEN', '~', ARGV[3], '*',
-    'id', id, 'k', 'cancel', 'p', products[i], 'd', units[i], 'b', before, 'a', after,
-    'o', ARGV[4])
+    F.id, id, F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
+    F.after, after,
+    F.order, ARGV[4])
   reply[#reply + 1] = {products[i], before, after}
 end
 record[3] = 'cancelled'

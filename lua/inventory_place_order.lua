@@ -53,10 +53,12 @@ for i = 1, n do
   local before = tonumber(levels[i] or '0')
   local after = redis.call('HINCRBY', KEYS[2], products[i], -units[i])
   local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-    'k', 'deduct', 'p', products[i], 'd', -units[i], 'b', before, 'a', after, 'o', ARGV[4])
+    F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
+    F.after, after, F.order, ARGV[4])
   redis.call('XADD', KEYS[3 + i], 'MAXLEN', '~', ARGV[3], '*',
-    'id', id, 'k', 'deduct', 'p', products[i], 'd', -units[i], 'b', before, 'a', after,
-    'o', ARGV[4])
+    F.id, id, F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
+    F.after, after,
+    F.order, ARGV[4])
   reply[#reply + 1] = {products[i], before, after}
 end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)

@@ -33,7 +33,9 @@ if before > MAX - units then
 end
 local after = redis.call('HINCRBY', KEYS[2], product, ARGV[5])
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
-  'k', 'restock', 'p', product, 'd', units, 'b', before, 'a', after, 'o', '')
+  F.kind, 'restock', F.product, product, F.delta, units, F.before, before, F.after, after,
+  F.order, '')
 redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
-  'id', id, 'k', 'restock', 'p', product, 'd', units, 'b', before, 'a', after, 'o', '')
+  F.id, id, F.kind, 'restock', F.product, product, F.delta, units, F.before, before,
+  F.after, after, F.order, '')
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'restocked', before, after})

@@ -32,9 +32,11 @@ for i = 1, n do
   local after = tonumber(units)
   redis.call('HSET', KEYS[2], product, units)
   local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*',
-    'k', 'set', 'p', product, 'd', after - before, 'b', before, 'a', after, 'o', '')
+    F.kind, 'set', F.product, product, F.delta, after - before, F.before, before,
+    F.after, after, F.order, '')
   redis.call('XADD', KEYS[3 + i], 'MAXLEN', '~', maxlen, '*',
-    'id', id, 'k', 'set', 'p', product, 'd', after - before, 'b', before, 'a', after, 'o', '')
+    F.id, id, F.kind, 'set', F.product, product, F.delta, after - before, F.before, before,
+    F.after, after, F.order, '')
   reply[#reply + 1] = {product, before, after}
 end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)

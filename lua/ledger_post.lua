@@ -54,8 +54,9 @@ if kind == 'debit' then
 else
   to, tb, ta = account, before, after
 end
-local fields = {'k', kind, 'f', from, 't', to, 'm', amount, 'fb', fb, 'fa', fa, 'tb', tb,
-  'ta', ta, 'r', ARGV[7], 's', ARGV[8], 'q', ARGV[9]}
+local fields = {F.kind, kind, F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
+  F.from_after, fa, F.to_before, tb, F.to_after, ta,
+  F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'id', id, unpack(fields))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'posted', before, after, id})

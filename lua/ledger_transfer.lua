@@ -46,9 +46,10 @@ end
 
 local fa = redis.call('HINCRBY', KEYS[2], from, '-' .. ARGV[6])
 local ta = redis.call('HINCRBY', KEYS[2], to, ARGV[6])
-local fields = {'k', 'transfer', 'f', from, 't', to, 'm', amount, 'fb', fb, 'fa', fa, 'tb', tb,
-  'ta', ta, 'r', ARGV[7], 's', ARGV[8], 'q', ARGV[9]}
+local fields = {F.kind, 'transfer', F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
+  F.from_after, fa, F.to_before, tb, F.to_after, ta,
+  F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
 local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', 'id', id, unpack(fields))
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', 'id', id, unpack(fields))
+redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
+redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'transferred', fa, ta, id})

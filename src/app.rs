@@ -16,7 +16,7 @@ use crate::{
     dev_redis::RedisProcess,
     grpc::{self, health::DrainingHealth, layer::RpcLayer},
     health::Readiness,
-    ops::{Context, Limits},
+    ops::Context,
     redis::{Redis, RedisConfig},
     shutdown,
     telemetry::{self, metrics::Metrics},
@@ -114,15 +114,12 @@ pub async fn serve(
         cluster,
         stream_max_len: config.stream_max_len,
         clock_skew_secs: config.quota_clock_skew_secs,
-        limits: Limits {
-            max_key_bytes: config.max_key_bytes as usize,
-            max_items: config.max_items as usize,
-        },
+        limits: config.limits,
     };
     let metrics = Metrics::new(redis.clone());
 
     let mut routes = RoutesBuilder::default();
-    let services = grpc::add_api(&mut routes, &cx, &redis, config.max_message_bytes as usize);
+    let services = grpc::add_api(&mut routes, &cx, config.max_message_bytes as usize);
     let advertised: Vec<&'static str> = services
         .iter()
         .copied()

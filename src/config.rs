@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, time::Duration};
 use clap::{Parser, ValueEnum};
 
 use crate::{
-    ops::{Keyspace, types::MAX_SAFE_INTEGER},
+    ops::{Keyspace, Limits, types::MAX_SAFE_INTEGER},
     redis::PoolMode,
 };
 
@@ -126,15 +126,9 @@ pub struct Config {
     #[arg(long, env = "RMW_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
     pub max_message_bytes: u32,
 
-    /// The longest value or record key accepted, in bytes.
-    #[arg(long, env = "RMW_MAX_KEY_BYTES", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=65536))]
-    pub max_key_bytes: u32,
-
-    /// Most products, levels or accounts in one request (SetStock,
-    /// GetStock, PlaceOrder, GetBalances): 1 to 1000, well below the ~8000
-    /// values a Lua script can `unpack` at once.
-    #[arg(long, env = "RMW_MAX_ITEMS", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=i64::from(MAX_ITEMS)))]
-    pub max_items: u32,
+    /// Request limits.
+    #[command(flatten)]
+    pub limits: Limits,
 
     /// Most RPCs in flight on one client connection (HTTP/2
     /// `SETTINGS_MAX_CONCURRENT_STREAMS`); more wait in the client.
@@ -178,9 +172,7 @@ pub const MAX_IDEMPOTENCY_TTL: Duration = Duration::from_secs(TEN_YEARS_SECS);
 /// `lua/counters_consume_quota.lua` checks).
 #[allow(clippy::cast_possible_wrap)]
 const MAX_CLOCK_SKEW_SECS: i64 = TEN_YEARS_SECS as i64;
-/// The most items one request may carry (`--max-items`): the scripts
-/// `unpack` them, and Lua cannot unpack more than about 8000 values.
-pub const MAX_ITEMS: u32 = 1000;
+pub use crate::ops::limits::MAX_ITEMS;
 
 /// A parser of durations in human units (`250ms`, `24h`) from `min` to
 /// `max`: a setting out of that range is refused at start-up, before it can

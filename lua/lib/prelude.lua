@@ -1,4 +1,6 @@
--- lib/prelude.lua — inserted into every script right after its shebang line.
+-- lib/prelude.lua — inserted into every script right after its shebang line,
+-- and followed by the table F of stream field codes (src/redis/field.rs):
+-- scripts write F.kind, F.product…, which the service reads back.
 --
 -- Idempotency (README: "The scope of a request id"). A writing script takes
 --   KEYS[1]  the request's idempotency record, in the slot of its data

@@ -3,22 +3,21 @@
 use tonic::{Request, Response, Status};
 
 use super::reply;
-
 use crate::{
+    ops::Context,
     proto::v1::{self as pb, admin_service_server::AdminService},
-    redis::{Redis, Script},
 };
 
 /// The AdminService handlers.
 pub struct Admin {
-    redis: Redis,
+    cx: Context,
 }
 
 impl Admin {
-    /// Handlers reporting on `redis`.
+    /// Handlers reporting on the Redis of `cx`.
     #[must_use]
-    pub fn new(redis: Redis) -> Self {
-        Self { redis }
+    pub fn new(cx: Context) -> Self {
+        Self { cx }
     }
 }
 
@@ -28,25 +27,22 @@ impl AdminService for Admin {
         &self,
         _request: Request<pb::GetScriptStatusRequest>,
     ) -> Result<Response<pb::GetScriptStatusResponse>, Status> {
-        let nodes = self.redis.script_states().snapshot();
-        let mut scripts: Vec<Script> = Script::ALL.to_vec();
-        scripts.sort_by_key(|s| s.name());
-        let scripts = scripts
+        let scripts = self
+            .cx
+            .scripts()
             .into_iter()
             .map(|script| pb::ScriptStatus {
-                name: script.name().to_owned(),
-                sha1: script.sha().to_owned(),
-                nodes: nodes
-                    .iter()
-                    .map(|(node, states)| {
-                        let state = &states[script as usize];
-                        pb::ScriptNodeStatus {
-                            node: node.clone(),
-                            loaded: state.loaded,
-                            last_loaded: state.last_loaded.map(Into::into),
-                            reloads: state.reloads,
-                            last_checked: state.last_checked.map(Into::into),
-                        }
+                name: script.name.to_owned(),
+                sha1: script.sha1.to_owned(),
+                nodes: script
+                    .nodes
+                    .into_iter()
+                    .map(|(node, state)| pb::ScriptNodeStatus {
+                        node,
+                        loaded: state.loaded,
+                        last_loaded: state.last_loaded.map(Into::into),
+                        reloads: state.reloads,
+                        last_checked: state.last_checked.map(Into::into),
                     })
                     .collect(),
             })

@@ -2,11 +2,13 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, reply, timestamp};
+use super::{Api, Fields, Rpc, one, timestamp};
 use crate::{
-    error::Fields,
+    error::Error,
     ops::{
-        Adjust, AdjustOutcome, Bound, Consume, Context, QuotaOutcome,
+        Adjust, AdjustOutcome, Bound, Consume, GetCounter, GetQuota, Limits, QuotaOutcome,
+        QuotaState, Replied,
+        limits::MAX_UTC_OFFSET_MINUTES,
         types::{self, Id, MAX_SAFE_INTEGER},
     },
     proto::v1::{
@@ -15,35 +17,47 @@ use crate::{
     },
 };
 
-/// The widest UTC offset, in minutes (UTC+14:00).
-pub const MAX_UTC_OFFSET_MINUTES: i32 = 14 * 60;
-
-/// The CountersService handlers.
-pub struct Counters {
-    cx: Context,
-}
-
-impl Counters {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
-    }
-}
-
 #[tonic::async_trait]
-impl CountersService for Counters {
+impl CountersService for Api {
     async fn adjust_counter(
         &self,
         request: Request<pb::AdjustCounterRequest>,
     ) -> Result<Response<pb::AdjustCounterResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+        self.serve(request).await
+    }
+
+    async fn get_counter(
+        &self,
+        request: Request<pb::GetCounterRequest>,
+    ) -> Result<Response<pb::GetCounterResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn consume_quota(
+        &self,
+        request: Request<pb::ConsumeQuotaRequest>,
+    ) -> Result<Response<pb::ConsumeQuotaResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn get_quota(
+        &self,
+        request: Request<pb::GetQuotaRequest>,
+    ) -> Result<Response<pb::GetQuotaResponse>, Status> {
+        self.serve(request).await
+    }
+}
+
+impl Rpc for pb::AdjustCounterRequest {
+    type Op = Adjust;
+    type Reply = pb::AdjustCounterResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Adjust, Error> {
         let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.name));
+        let name = f.take("name", Id::parse(&self.name));
         let amount = f.take(
             "amount",
-            types::signed(request.amount).and_then(|a| {
+            types::signed(self.amount).and_then(|a| {
                 if a == 0 {
                     Err("must not be 0".to_owned())
                 } else {
@@ -51,18 +65,15 @@ impl CountersService for Counters {
                 }
             }),
         );
-        let min = f.take("min", types::signed(request.min.unwrap_or(0)));
-        let max = f.take(
-            "max",
-            types::signed(request.max.unwrap_or(MAX_SAFE_INTEGER)),
-        );
+        let min = f.take("min", types::signed(self.min.unwrap_or(0)));
+        let max = f.take("max", types::signed(self.max.unwrap_or(MAX_SAFE_INTEGER)));
         if let (Some(min), Some(max)) = (min, max) {
             if min > max {
                 f.violate("max", format!("must not be below min ({min})"));
             }
         }
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let request = f.finish(|| {
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
             Some(Adjust {
                 name: name?,
                 amount: amount?,
@@ -70,8 +81,10 @@ impl CountersService for Counters {
                 max: max?,
                 request_id: request_id?,
             })
-        })?;
-        let replied = self.cx.adjust_counter(&request, deadline).await?;
+        })
+    }
+
+    fn reply(replied: Replied<AdjustOutcome>) -> pb::AdjustCounterResponse {
         let outcome = match replied.outcome {
             AdjustOutcome::Adjusted { previous, value } => {
                 adjust::Outcome::Adjusted(adjust::Adjusted { previous, value })
@@ -90,37 +103,41 @@ impl CountersService for Counters {
                 .into(),
             }),
         };
-        Ok(reply(pb::AdjustCounterResponse {
+        pb::AdjustCounterResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::GetCounterRequest {
+    type Op = GetCounter;
+    type Reply = pb::GetCounterResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<GetCounter, Error> {
+        let name = one("name", Id::parse(&self.name))?;
+        Ok(GetCounter { name })
     }
 
-    async fn get_counter(
-        &self,
-        request: Request<pb::GetCounterRequest>,
-    ) -> Result<Response<pb::GetCounterResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.get_ref().name));
-        let name = f.finish(|| name)?;
-        let value = self.cx.get_counter(&name, deadline).await?;
-        Ok(reply(pb::GetCounterResponse { value }))
+    fn reply(replied: Replied<i64>) -> pb::GetCounterResponse {
+        pb::GetCounterResponse {
+            value: replied.outcome,
+        }
     }
+}
 
-    async fn consume_quota(
-        &self,
-        request: Request<pb::ConsumeQuotaRequest>,
-    ) -> Result<Response<pb::ConsumeQuotaResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+impl Rpc for pb::ConsumeQuotaRequest {
+    type Op = Consume;
+    type Reply = pb::ConsumeQuotaResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Consume, Error> {
         let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.name));
-        let amount = f.take("amount", types::quantity(request.amount, 1));
-        let limit = f.take("daily_limit", types::quantity(request.daily_limit, 1));
-        let offset = f.take("utc_offset_minutes", utc_offset(request.utc_offset_minutes));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let request = f.finish(|| {
+        let name = f.take("name", Id::parse(&self.name));
+        let amount = f.take("amount", types::quantity(self.amount, 1));
+        let limit = f.take("daily_limit", types::quantity(self.daily_limit, 1));
+        let offset = f.take("utc_offset_minutes", utc_offset(self.utc_offset_minutes));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
             Some(Consume {
                 name: name?,
                 amount: amount?,
@@ -128,8 +145,10 @@ impl CountersService for Counters {
                 utc_offset_minutes: offset?,
                 request_id: request_id?,
             })
-        })?;
-        let replied = self.cx.consume_quota(&request, deadline).await?;
+        })
+    }
+
+    fn reply(replied: Replied<QuotaOutcome>) -> pb::ConsumeQuotaResponse {
         let outcome = match replied.outcome {
             QuotaOutcome::Consumed(state) => consume::Outcome::Consumed(consume::Consumed {
                 count: state.count,
@@ -145,29 +164,38 @@ impl CountersService for Counters {
                 })
             }
         };
-        Ok(reply(pb::ConsumeQuotaResponse {
+        pb::ConsumeQuotaResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::GetQuotaRequest {
+    type Op = GetQuota;
+    type Reply = pb::GetQuotaResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<GetQuota, Error> {
+        let mut f = Fields::new();
+        let name = f.take("name", Id::parse(&self.name));
+        let limit = f.take("daily_limit", types::quantity(self.daily_limit, 1));
+        let offset = f.take("utc_offset_minutes", utc_offset(self.utc_offset_minutes));
+        f.finish(|| {
+            Some(GetQuota {
+                name: name?,
+                daily_limit: limit?,
+                utc_offset_minutes: offset?,
+            })
+        })
     }
 
-    async fn get_quota(
-        &self,
-        request: Request<pb::GetQuotaRequest>,
-    ) -> Result<Response<pb::GetQuotaResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.name));
-        let limit = f.take("daily_limit", types::quantity(request.daily_limit, 1));
-        let offset = f.take("utc_offset_minutes", utc_offset(request.utc_offset_minutes));
-        let (name, limit, offset) = f.finish(|| Some((name?, limit?, offset?)))?;
-        let state = self.cx.get_quota(&name, limit, offset, deadline).await?;
-        Ok(reply(pb::GetQuotaResponse {
+    fn reply(replied: Replied<QuotaState>) -> pb::GetQuotaResponse {
+        let state = replied.outcome;
+        pb::GetQuotaResponse {
             count: state.count,
             remaining: state.remaining,
             resets_at: Some(timestamp(state.resets_at)),
-        }))
+        }
     }
 }
 

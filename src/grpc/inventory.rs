@@ -4,13 +4,14 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, ids, reply, timestamp};
+use super::{Api, Fields, Rpc, ids, timestamp};
 use crate::{
-    error::{Error, Fields},
+    error::Error,
     ops::{
-        CancelOutcome, Context, Item, Movement, MovementKind, MovementsQuery, OrderOutcome,
-        PlaceOrder, Restock, SetStock, StockChange,
-        types::{self, Id},
+        CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Limits, Movement,
+        MovementKind, MovementsQuery, OrderOutcome, Page, PlaceOrder, Replied, Restock, SetStock,
+        Shortfall, StockChange,
+        types::{self, Id, Units},
     },
     proto::v1::{
         self as pb, cancel_order_response as cancel, deduct_response as deduct,
@@ -19,68 +20,98 @@ use crate::{
     },
 };
 
-/// The InventoryService handlers.
-pub struct Inventory {
-    cx: Context,
-}
-
-impl Inventory {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
-    }
-}
-
 #[tonic::async_trait]
-impl InventoryService for Inventory {
+impl InventoryService for Api {
     async fn set_stock(
         &self,
         request: Request<pb::SetStockRequest>,
     ) -> Result<Response<pb::SetStockResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let levels = items(
-            &mut f,
-            "levels",
-            request
-                .levels
-                .iter()
-                .map(|l| (l.product.as_str(), l.quantity)),
-            0,
-            self.cx.limits.max_items,
-        );
-        let request = f.finish(|| {
-            Some(SetStock {
-                store: store?,
-                levels: levels?,
-                request_id: request_id?,
-            })
-        })?;
-        let replied = self.cx.set_stock(&request, deadline).await?;
-        Ok(reply(pb::SetStockResponse {
-            replayed: replied.replayed,
-            outcome: Some(set::Outcome::Set(set::Set {
-                changes: replied.outcome.into_iter().map(change).collect(),
-            })),
-        }))
+        self.serve(request).await
     }
 
     async fn restock(
         &self,
         request: Request<pb::RestockRequest>,
     ) -> Result<Response<pb::RestockResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+        self.serve(request).await
+    }
+
+    async fn get_stock(
+        &self,
+        request: Request<pb::GetStockRequest>,
+    ) -> Result<Response<pb::GetStockResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn deduct(
+        &self,
+        request: Request<pb::DeductRequest>,
+    ) -> Result<Response<pb::DeductResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn place_order(
+        &self,
+        request: Request<pb::PlaceOrderRequest>,
+    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn cancel_order(
+        &self,
+        request: Request<pb::CancelOrderRequest>,
+    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn list_movements(
+        &self,
+        request: Request<pb::ListMovementsRequest>,
+    ) -> Result<Response<pb::ListMovementsResponse>, Status> {
+        self.serve(request).await
+    }
+}
+
+impl Rpc for pb::SetStockRequest {
+    type Op = SetStock;
+    type Reply = pb::SetStockResponse;
+
+    fn parse(self, limits: &Limits) -> Result<SetStock, Error> {
         let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let product = f.take("product", Id::parse(&request.product));
-        let units = f.take("quantity", types::quantity(request.quantity, 1));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let request = f.finish(|| {
+        let store = f.take("store", Id::parse(&self.store));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let levels = self.levels.iter().map(|l| (l.product.as_str(), l.quantity));
+        let levels = items(&mut f, "levels", levels, 0, limits.max_items);
+        f.finish(|| {
+            Some(SetStock {
+                store: store?,
+                levels: levels?,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<Vec<StockChange>>) -> pb::SetStockResponse {
+        pb::SetStockResponse {
+            replayed: replied.replayed,
+            outcome: Some(set::Outcome::Set(set::Set {
+                changes: replied.outcome.into_iter().map(change).collect(),
+            })),
+        }
+    }
+}
+
+impl Rpc for pb::RestockRequest {
+    type Op = Restock;
+    type Reply = pb::RestockResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Restock, Error> {
+        let mut f = Fields::new();
+        let store = f.take("store", Id::parse(&self.store));
+        let product = f.take("product", Id::parse(&self.product));
+        let units = f.take("quantity", Units::parse(self.quantity, 1));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
             Some(Restock {
                 store: store?,
                 item: Item {
@@ -89,157 +120,143 @@ impl InventoryService for Inventory {
                 },
                 request_id: request_id?,
             })
-        })?;
-        let replied = self.cx.restock(&request, deadline).await?;
-        Ok(reply(pb::RestockResponse {
+        })
+    }
+
+    fn reply(replied: Replied<StockChange>) -> pb::RestockResponse {
+        pb::RestockResponse {
             replayed: replied.replayed,
             outcome: Some(restock::Outcome::Restocked(restock::Restocked {
                 change: Some(change(replied.outcome)),
             })),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::GetStockRequest {
+    type Op = GetStock;
+    type Reply = pb::GetStockResponse;
+
+    fn parse(self, limits: &Limits) -> Result<GetStock, Error> {
+        let mut f = Fields::new();
+        let store = f.take("store", Id::parse(&self.store));
+        let products = ids(&mut f, "products", &self.products, limits.max_items);
+        f.finish(|| {
+            Some(GetStock {
+                store: store?,
+                products: products?,
+            })
+        })
     }
 
-    async fn get_stock(
-        &self,
-        request: Request<pb::GetStockRequest>,
-    ) -> Result<Response<pb::GetStockResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let products = ids(
-            &mut f,
-            "products",
-            &request.products,
-            self.cx.limits.max_items,
-        );
-        let (store, products) = f.finish(|| Some((store?, products?)))?;
-        let levels = self.cx.get_stock(&store, &products, deadline).await?;
-        Ok(reply(pb::GetStockResponse {
-            levels: products
+    fn reply(replied: Replied<Vec<(Id, i64)>>) -> pb::GetStockResponse {
+        pb::GetStockResponse {
+            levels: replied
+                .outcome
                 .into_iter()
-                .zip(levels)
                 .map(|(product, quantity)| pb::StockLevel {
                     product: product.to_string(),
                     quantity,
                 })
                 .collect(),
-        }))
+        }
     }
+}
 
-    async fn deduct(
-        &self,
-        request: Request<pb::DeductRequest>,
-    ) -> Result<Response<pb::DeductResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+impl Rpc for pb::DeductRequest {
+    type Op = Deduct;
+    type Reply = pb::DeductResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Deduct, Error> {
         let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let product = f.take("product", Id::parse(&request.product));
-        let units = f.take("quantity", types::quantity(request.quantity, 1));
-        let order_id = f.take("order_id", Id::parse(&request.order_id));
-        let order = f.finish(|| {
-            Some(PlaceOrder {
+        let store = f.take("store", Id::parse(&self.store));
+        let product = f.take("product", Id::parse(&self.product));
+        let units = f.take("quantity", Units::parse(self.quantity, 1));
+        let order_id = f.take("order_id", Id::parse(&self.order_id));
+        f.finish(|| {
+            Some(Deduct {
                 store: store?,
                 order_id: order_id?,
-                items: vec![Item {
+                item: Item {
                     product: product?,
                     units: units?,
-                }],
+                },
             })
-        })?;
-        let replied = self.cx.place_order(&order, deadline).await?;
-        let outcome = match replied.outcome {
-            OrderOutcome::Placed(changes) => {
-                let Some(only) = changes.into_iter().next() else {
-                    return Err(
-                        Error::internal("inventory_place_order", "no change for one item").into(),
-                    );
-                };
-                deduct::Outcome::Deducted(deduct::Deducted {
-                    change: Some(change(only)),
-                })
-            }
-            OrderOutcome::Insufficient {
-                product,
-                available,
-                requested,
-            } => deduct::Outcome::InsufficientStock(pb::InsufficientStock {
-                product,
-                available,
-                requested,
-            }),
-            OrderOutcome::Cancelled => deduct::Outcome::Cancelled(pb::OrderCancelled {}),
-        };
-        Ok(reply(pb::DeductResponse {
-            replayed: replied.replayed,
-            outcome: Some(outcome),
-        }))
+        })
     }
 
-    async fn place_order(
-        &self,
-        request: Request<pb::PlaceOrderRequest>,
-    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+    fn reply(replied: Replied<DeductOutcome>) -> pb::DeductResponse {
+        let outcome = match replied.outcome {
+            DeductOutcome::Deducted(only) => deduct::Outcome::Deducted(deduct::Deducted {
+                change: Some(change(only)),
+            }),
+            DeductOutcome::Insufficient(short) => {
+                deduct::Outcome::InsufficientStock(shortfall(short))
+            }
+            DeductOutcome::Cancelled => deduct::Outcome::Cancelled(pb::OrderCancelled {}),
+        };
+        pb::DeductResponse {
+            replayed: replied.replayed,
+            outcome: Some(outcome),
+        }
+    }
+}
+
+impl Rpc for pb::PlaceOrderRequest {
+    type Op = PlaceOrder;
+    type Reply = pb::PlaceOrderResponse;
+
+    fn parse(self, limits: &Limits) -> Result<PlaceOrder, Error> {
         let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let order_id = f.take("order_id", Id::parse(&request.order_id));
-        let items = items(
-            &mut f,
-            "items",
-            request
-                .items
-                .iter()
-                .map(|i| (i.product.as_str(), i.quantity)),
-            1,
-            self.cx.limits.max_items,
-        );
-        let order = f.finish(|| {
+        let store = f.take("store", Id::parse(&self.store));
+        let order_id = f.take("order_id", Id::parse(&self.order_id));
+        let list = self.items.iter().map(|i| (i.product.as_str(), i.quantity));
+        let items = items(&mut f, "items", list, 1, limits.max_items);
+        f.finish(|| {
             Some(PlaceOrder {
                 store: store?,
                 order_id: order_id?,
                 items: items?,
             })
-        })?;
-        let replied = self.cx.place_order(&order, deadline).await?;
+        })
+    }
+
+    fn reply(replied: Replied<OrderOutcome>) -> pb::PlaceOrderResponse {
         let outcome = match replied.outcome {
             OrderOutcome::Placed(changes) => place::Outcome::Placed(place::Placed {
                 changes: changes.into_iter().map(change).collect(),
             }),
-            OrderOutcome::Insufficient {
-                product,
-                available,
-                requested,
-            } => place::Outcome::InsufficientStock(pb::InsufficientStock {
-                product,
-                available,
-                requested,
-            }),
+            OrderOutcome::Insufficient(short) => {
+                place::Outcome::InsufficientStock(shortfall(short))
+            }
             OrderOutcome::Cancelled => place::Outcome::Cancelled(pb::OrderCancelled {}),
         };
-        Ok(reply(pb::PlaceOrderResponse {
+        pb::PlaceOrderResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::CancelOrderRequest {
+    type Op = CancelOrder;
+    type Reply = pb::CancelOrderResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<CancelOrder, Error> {
+        let mut f = Fields::new();
+        let store = f.take("store", Id::parse(&self.store));
+        let order_id = f.take("order_id", Id::parse(&self.order_id));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
+            Some(CancelOrder {
+                store: store?,
+                order_id: order_id?,
+                request_id: request_id?,
+            })
+        })
     }
 
-    async fn cancel_order(
-        &self,
-        request: Request<pb::CancelOrderRequest>,
-    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let order_id = f.take("order_id", Id::parse(&request.order_id));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let (store, order_id, request_id) = f.finish(|| Some((store?, order_id?, request_id?)))?;
-        let replied = self
-            .cx
-            .cancel_order(&store, &order_id, request_id.as_ref(), deadline)
-            .await?;
+    fn reply(replied: Replied<CancelOutcome>) -> pb::CancelOrderResponse {
         let outcome = match replied.outcome {
             CancelOutcome::Cancelled(changes) => cancel::Outcome::Cancelled(cancel::Cancelled {
                 changes: changes.into_iter().map(change).collect(),
@@ -249,36 +266,47 @@ impl InventoryService for Inventory {
                 cancel::Outcome::AlreadyCancelled(cancel::AlreadyCancelled {})
             }
         };
-        Ok(reply(pb::CancelOrderResponse {
+        pb::CancelOrderResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
     }
+}
 
-    async fn list_movements(
-        &self,
-        request: Request<pb::ListMovementsRequest>,
-    ) -> Result<Response<pb::ListMovementsResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+impl Rpc for pb::ListMovementsRequest {
+    type Op = MovementsQuery;
+    type Reply = pb::ListMovementsResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<MovementsQuery, Error> {
         let mut f = Fields::new();
-        let store = f.take("store", Id::parse(&request.store));
-        let product = f.take("product", Id::parse_optional(&request.product));
-        let page_size = f.take("page_size", types::page_size(request.page_size));
-        let page_token = f.take("page_token", types::page_token(&request.page_token));
-        let query = f.finish(|| {
+        let store = f.take("store", Id::parse(&self.store));
+        let product = f.take("product", Id::parse_optional(&self.product));
+        let page_size = f.take("page_size", types::page_size(self.page_size));
+        let page_token = f.take("page_token", types::page_token(&self.page_token));
+        f.finish(|| {
             Some(MovementsQuery {
                 store: store?,
                 product: product?,
                 page_size: page_size?,
                 page_token: page_token?,
             })
-        })?;
-        let page = self.cx.movements(&query, deadline).await?;
-        Ok(reply(pb::ListMovementsResponse {
+        })
+    }
+
+    fn reply(replied: Replied<Page<Movement>>) -> pb::ListMovementsResponse {
+        let page = replied.outcome;
+        pb::ListMovementsResponse {
             movements: page.items.into_iter().map(movement).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
-        }))
+        }
+    }
+}
+
+fn shortfall(short: Shortfall) -> pb::InsufficientStock {
+    pb::InsufficientStock {
+        product: short.product,
+        available: short.available,
+        requested: short.requested,
     }
 }
 
@@ -308,7 +336,7 @@ fn items<'a>(
             let product = f.take(format_args!("{field}[{i}].product"), Id::parse(product));
             let units = f.take(
                 format_args!("{field}[{i}].quantity"),
-                types::quantity(units, min),
+                Units::parse(units, min),
             );
             Some(Item {
                 product: product?,

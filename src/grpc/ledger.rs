@@ -2,13 +2,14 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, ids, reply, timestamp};
+use super::{Api, Fields, Rpc, ids, timestamp};
 use crate::{
-    error::Fields,
+    error::Error,
     ops::{
-        Context, EntriesQuery, Entry, EntryKind, Insufficient, Post, PostOutcome, PostingKind,
-        Transfer, TransferOutcome,
-        types::{self, Id},
+        Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances, Insufficient,
+        Limits, Page, Posted, Posting, Replied, Transfer, TransferOutcome,
+        limits::{MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS},
+        types::{self, Amount, Id},
     },
     proto::v1::{
         self as pb, credit_response as credit, debit_response as debit, entry,
@@ -16,51 +17,65 @@ use crate::{
     },
 };
 
-/// The longest reference, in characters.
-pub const MAX_REFERENCE_CHARS: usize = 128;
-/// The longest description, in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 512;
+#[tonic::async_trait]
+impl LedgerService for Api {
+    async fn credit(
+        &self,
+        request: Request<pb::CreditRequest>,
+    ) -> Result<Response<pb::CreditResponse>, Status> {
+        self.serve(request).await
+    }
 
-/// The LedgerService handlers.
-pub struct Ledger {
-    cx: Context,
-}
+    async fn debit(
+        &self,
+        request: Request<pb::DebitRequest>,
+    ) -> Result<Response<pb::DebitResponse>, Status> {
+        self.serve(request).await
+    }
 
-impl Ledger {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
+    async fn transfer(
+        &self,
+        request: Request<pb::TransferRequest>,
+    ) -> Result<Response<pb::TransferResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn get_balances(
+        &self,
+        request: Request<pb::GetBalancesRequest>,
+    ) -> Result<Response<pb::GetBalancesResponse>, Status> {
+        self.serve(request).await
+    }
+
+    async fn list_entries(
+        &self,
+        request: Request<pb::ListEntriesRequest>,
+    ) -> Result<Response<pb::ListEntriesResponse>, Status> {
+        self.serve(request).await
     }
 }
 
-/// The fields Credit and Debit share.
-struct PostFields<'a> {
-    book: &'a str,
-    account: &'a str,
+/// Credit and Debit take the same fields.
+fn posting(
+    book: &str,
+    account: &str,
     amount: i64,
-    reference: &'a str,
-    description: &'a str,
-    request_id: &'a str,
-}
-
-fn post(kind: PostingKind, fields: &PostFields<'_>) -> Result<Post, crate::error::Error> {
+    reference: &str,
+    description: &str,
+    request_id: &str,
+) -> Result<Posting, Error> {
     let mut f = Fields::new();
-    let book = f.take("book", Id::parse(fields.book));
-    let account = f.take("account", Id::parse(fields.account));
-    let amount = f.take("amount", types::quantity(fields.amount, 1));
-    let reference = f.take(
-        "reference",
-        types::text(fields.reference, MAX_REFERENCE_CHARS),
-    );
+    let book = f.take("book", Id::parse(book));
+    let account = f.take("account", Id::parse(account));
+    let amount = f.take("amount", Amount::parse(amount));
+    let reference = f.take("reference", types::text(reference, MAX_REFERENCE_CHARS));
     let description = f.take(
         "description",
-        types::text(fields.description, MAX_DESCRIPTION_CHARS),
+        types::text(description, MAX_DESCRIPTION_CHARS),
     );
-    let request_id = f.take("request_id", Id::parse_optional(fields.request_id));
+    let request_id = f.take("request_id", Id::parse_optional(request_id));
     f.finish(|| {
-        Some(Post {
-            kind,
+        Some(Posting {
             book: book?,
             account: account?,
             amount: amount?,
@@ -71,19 +86,11 @@ fn post(kind: PostingKind, fields: &PostFields<'_>) -> Result<Post, crate::error
     })
 }
 
-/// A posting, or the funds that were short for it.
-fn posting(outcome: PostOutcome) -> Result<pb::Posting, pb::InsufficientFunds> {
-    match outcome {
-        PostOutcome::Posted {
-            before,
-            after,
-            entry_id,
-        } => Ok(pb::Posting {
-            balance_before: before,
-            balance_after: after,
-            entry_id,
-        }),
-        PostOutcome::Insufficient(short) => Err(insufficient(short)),
+fn posted(posted: Posted) -> pb::Posting {
+    pb::Posting {
+        balance_before: posted.before,
+        balance_after: posted.after,
+        entry_id: posted.entry_id,
     }
 }
 
@@ -95,72 +102,68 @@ fn insufficient(short: Insufficient) -> pb::InsufficientFunds {
     }
 }
 
-#[tonic::async_trait]
-impl LedgerService for Ledger {
-    async fn credit(
-        &self,
-        request: Request<pb::CreditRequest>,
-    ) -> Result<Response<pb::CreditResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let r = request.get_ref();
-        let request = post(
-            PostingKind::Credit,
-            &PostFields {
-                book: &r.book,
-                account: &r.account,
-                amount: r.amount,
-                reference: &r.reference,
-                description: &r.description,
-                request_id: &r.request_id,
-            },
-        )?;
-        let replied = self.cx.post(&request, deadline).await?;
-        let outcome = match posting(replied.outcome) {
-            Ok(posting) => credit::Outcome::Posted(posting),
-            Err(_) => {
-                return Err(
-                    crate::error::Error::internal("ledger_post", "a credit was short").into(),
-                );
+impl Rpc for pb::CreditRequest {
+    type Op = Credit;
+    type Reply = pb::CreditResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Credit, Error> {
+        let r = &self;
+        posting(
+            &r.book,
+            &r.account,
+            r.amount,
+            &r.reference,
+            &r.description,
+            &r.request_id,
+        )
+        .map(Credit)
+    }
+
+    fn reply(replied: Replied<Posted>) -> pb::CreditResponse {
+        pb::CreditResponse {
+            replayed: replied.replayed,
+            outcome: Some(credit::Outcome::Posted(posted(replied.outcome))),
+        }
+    }
+}
+
+impl Rpc for pb::DebitRequest {
+    type Op = Debit;
+    type Reply = pb::DebitResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<Debit, Error> {
+        let r = &self;
+        posting(
+            &r.book,
+            &r.account,
+            r.amount,
+            &r.reference,
+            &r.description,
+            &r.request_id,
+        )
+        .map(Debit)
+    }
+
+    fn reply(replied: Replied<DebitOutcome>) -> pb::DebitResponse {
+        let outcome = match replied.outcome {
+            DebitOutcome::Posted(p) => debit::Outcome::Posted(posted(p)),
+            DebitOutcome::Insufficient(short) => {
+                debit::Outcome::InsufficientFunds(insufficient(short))
             }
         };
-        Ok(reply(pb::CreditResponse {
+        pb::DebitResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
     }
+}
 
-    async fn debit(
-        &self,
-        request: Request<pb::DebitRequest>,
-    ) -> Result<Response<pb::DebitResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let r = request.get_ref();
-        let request = post(
-            PostingKind::Debit,
-            &PostFields {
-                book: &r.book,
-                account: &r.account,
-                amount: r.amount,
-                reference: &r.reference,
-                description: &r.description,
-                request_id: &r.request_id,
-            },
-        )?;
-        let replied = self.cx.post(&request, deadline).await?;
-        let outcome = posting(replied.outcome)
-            .map_or_else(debit::Outcome::InsufficientFunds, debit::Outcome::Posted);
-        Ok(reply(pb::DebitResponse {
-            replayed: replied.replayed,
-            outcome: Some(outcome),
-        }))
-    }
+impl Rpc for pb::TransferRequest {
+    type Op = Transfer;
+    type Reply = pb::TransferResponse;
 
-    async fn transfer(
-        &self,
-        request: Request<pb::TransferRequest>,
-    ) -> Result<Response<pb::TransferResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let r = request.into_inner();
+    fn parse(self, _limits: &Limits) -> Result<Transfer, Error> {
+        let r = self;
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&r.book));
         let from = f.take("from_account", Id::parse(&r.from_account));
@@ -168,14 +171,14 @@ impl LedgerService for Ledger {
         if from.is_some() && from == to {
             f.violate("to_account", "must differ from from_account");
         }
-        let amount = f.take("amount", types::quantity(r.amount, 1));
+        let amount = f.take("amount", Amount::parse(r.amount));
         let transfer_id = f.take("transfer_id", Id::parse(&r.transfer_id));
         let reference = f.take("reference", types::text(&r.reference, MAX_REFERENCE_CHARS));
         let description = f.take(
             "description",
             types::text(&r.description, MAX_DESCRIPTION_CHARS),
         );
-        let request = f.finish(|| {
+        f.finish(|| {
             Some(Transfer {
                 book: book?,
                 from: from?,
@@ -185,8 +188,10 @@ impl LedgerService for Ledger {
                 reference: reference?,
                 description: description?,
             })
-        })?;
-        let replied = self.cx.transfer(&request, deadline).await?;
+        })
+    }
+
+    fn reply(replied: Replied<TransferOutcome>) -> pb::TransferResponse {
         let outcome = match replied.outcome {
             TransferOutcome::Transferred {
                 from_balance,
@@ -201,64 +206,69 @@ impl LedgerService for Ledger {
                 transfer::Outcome::InsufficientFunds(insufficient(short))
             }
         };
-        Ok(reply(pb::TransferResponse {
+        pb::TransferResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::GetBalancesRequest {
+    type Op = GetBalances;
+    type Reply = pb::GetBalancesResponse;
+
+    fn parse(self, limits: &Limits) -> Result<GetBalances, Error> {
+        let mut f = Fields::new();
+        let book = f.take("book", Id::parse(&self.book));
+        let accounts = ids(&mut f, "accounts", &self.accounts, limits.max_items);
+        f.finish(|| {
+            Some(GetBalances {
+                book: book?,
+                accounts: accounts?,
+            })
+        })
     }
 
-    async fn get_balances(
-        &self,
-        request: Request<pb::GetBalancesRequest>,
-    ) -> Result<Response<pb::GetBalancesResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let book = f.take("book", Id::parse(&request.book));
-        let accounts = ids(
-            &mut f,
-            "accounts",
-            &request.accounts,
-            self.cx.limits.max_items,
-        );
-        let (book, accounts) = f.finish(|| Some((book?, accounts?)))?;
-        let balances = self.cx.balances(&book, &accounts, deadline).await?;
-        Ok(reply(pb::GetBalancesResponse {
-            balances: accounts
+    fn reply(replied: Replied<Vec<(Id, i64)>>) -> pb::GetBalancesResponse {
+        pb::GetBalancesResponse {
+            balances: replied
+                .outcome
                 .into_iter()
-                .zip(balances)
                 .map(|(account, balance)| pb::Balance {
                     account: account.to_string(),
                     balance,
                 })
                 .collect(),
-        }))
+        }
     }
+}
 
-    async fn list_entries(
-        &self,
-        request: Request<pb::ListEntriesRequest>,
-    ) -> Result<Response<pb::ListEntriesResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+impl Rpc for pb::ListEntriesRequest {
+    type Op = EntriesQuery;
+    type Reply = pb::ListEntriesResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<EntriesQuery, Error> {
         let mut f = Fields::new();
-        let book = f.take("book", Id::parse(&request.book));
-        let account = f.take("account", Id::parse_optional(&request.account));
-        let page_size = f.take("page_size", types::page_size(request.page_size));
-        let page_token = f.take("page_token", types::page_token(&request.page_token));
-        let query = f.finish(|| {
+        let book = f.take("book", Id::parse(&self.book));
+        let account = f.take("account", Id::parse_optional(&self.account));
+        let page_size = f.take("page_size", types::page_size(self.page_size));
+        let page_token = f.take("page_token", types::page_token(&self.page_token));
+        f.finish(|| {
             Some(EntriesQuery {
                 book: book?,
                 account: account?,
                 page_size: page_size?,
                 page_token: page_token?,
             })
-        })?;
-        let page = self.cx.entries(&query, deadline).await?;
-        Ok(reply(pb::ListEntriesResponse {
+        })
+    }
+
+    fn reply(replied: Replied<Page<Entry>>) -> pb::ListEntriesResponse {
+        let page = replied.outcome;
+        pb::ListEntriesResponse {
             entries: page.items.into_iter().map(entry).collect(),
             next_page_token: page.next_token.unwrap_or_default(),
-        }))
+        }
     }
 }
 

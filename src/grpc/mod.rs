@@ -4,6 +4,7 @@
 mod admin;
 pub mod codec;
 mod counters;
+mod fields;
 pub mod health;
 mod inventory;
 pub mod layer;
@@ -11,26 +12,22 @@ mod ledger;
 mod outcome;
 mod records;
 mod sequences;
+pub mod status;
 mod values;
 
 use std::time::{Duration, SystemTime};
 
-use tonic::{Request, server::NamedService, service::RoutesBuilder};
+use tonic::{Request, Response, Status, server::NamedService, service::RoutesBuilder};
 
 pub use admin::Admin;
-pub use counters::Counters;
-pub use inventory::Inventory;
-pub use ledger::Ledger;
+pub use fields::{Fields, MAX_VIOLATIONS};
 pub use outcome::Outcome;
-use outcome::reply;
-pub use records::Records;
-pub use sequences::Sequences;
-pub use values::Values;
+use outcome::{Named, reply};
 
 use crate::{
     deadline::Deadline,
-    error::Fields,
-    ops::{Context, types::Id},
+    error::Error,
+    ops::{Context, Execute, Limits, Replied, types::Id},
     proto::{
         self,
         v1::{
@@ -43,8 +40,45 @@ use crate::{
             values_service_server::ValuesServiceServer,
         },
     },
-    redis::Redis,
 };
+
+/// The handlers of every data service: each validates its request into an
+/// operation, runs it, and converts what it did ([`Rpc`]).
+#[derive(Clone)]
+pub struct Api {
+    cx: Context,
+}
+
+/// A request message of the API: the operation it asks for and how what
+/// that did reads as the reply. One impl per RPC, next to its service.
+trait Rpc: Sized + Send + 'static {
+    /// The typed request.
+    type Op: Execute + Send;
+    /// The reply message.
+    type Reply: Named + Send + 'static;
+
+    /// Validates the message into its operation, every bad field at once.
+    fn parse(self, limits: &Limits) -> Result<Self::Op, Error>;
+
+    /// The reply to what the operation did.
+    fn reply(replied: Replied<<Self::Op as Execute>::Outcome>) -> Self::Reply;
+}
+
+impl Api {
+    /// Handlers over `cx`.
+    #[must_use]
+    pub fn new(cx: Context) -> Self {
+        Self { cx }
+    }
+
+    /// Every RPC's one path: its deadline, its parse, its run, its reply.
+    async fn serve<R: Rpc>(&self, request: Request<R>) -> Result<Response<R::Reply>, Status> {
+        let deadline = deadline_of(&request);
+        let op = request.into_inner().parse(&self.cx.limits)?;
+        let replied = op.execute(&self.cx, deadline).await?;
+        Ok(reply(R::reply(replied)))
+    }
+}
 
 /// Adds every served `rmw.v1` service over `cx` to `routes`, each
 /// refusing requests over `max_message_bytes`; returns their full names,
@@ -52,41 +86,27 @@ use crate::{
 pub fn add_api(
     routes: &mut RoutesBuilder,
     cx: &Context,
-    redis: &Redis,
     max_message_bytes: usize,
 ) -> Vec<&'static str> {
     let limit = max_message_bytes;
+    let api = Api::new(cx.clone());
     routes
+        .add_service(ValuesServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(RecordsServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(InventoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(CountersServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(SequencesServiceServer::new(api).max_decoding_message_size(limit))
         .add_service(
-            ValuesServiceServer::new(Values::new(cx.clone())).max_decoding_message_size(limit),
-        )
-        .add_service(
-            RecordsServiceServer::new(Records::new(cx.clone())).max_decoding_message_size(limit),
-        )
-        .add_service(
-            InventoryServiceServer::new(Inventory::new(cx.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            CountersServiceServer::new(Counters::new(cx.clone())).max_decoding_message_size(limit),
-        )
-        .add_service(
-            LedgerServiceServer::new(Ledger::new(cx.clone())).max_decoding_message_size(limit),
-        )
-        .add_service(
-            SequencesServiceServer::new(Sequences::new(cx.clone()))
-                .max_decoding_message_size(limit),
-        )
-        .add_service(
-            AdminServiceServer::new(Admin::new(redis.clone())).max_decoding_message_size(limit),
+            AdminServiceServer::new(Admin::new(cx.clone())).max_decoding_message_size(limit),
         );
     vec![
-        ValuesServiceServer::<Values>::NAME,
-        RecordsServiceServer::<Records>::NAME,
-        InventoryServiceServer::<Inventory>::NAME,
-        CountersServiceServer::<Counters>::NAME,
-        LedgerServiceServer::<Ledger>::NAME,
-        SequencesServiceServer::<Sequences>::NAME,
+        ValuesServiceServer::<Api>::NAME,
+        RecordsServiceServer::<Api>::NAME,
+        InventoryServiceServer::<Api>::NAME,
+        CountersServiceServer::<Api>::NAME,
+        LedgerServiceServer::<Api>::NAME,
+        SequencesServiceServer::<Api>::NAME,
         AdminServiceServer::<Admin>::NAME,
     ]
 }
@@ -127,6 +147,11 @@ fn deadline_of<T>(request: &Request<T>) -> Deadline {
 /// A time as a protobuf timestamp.
 fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     time.into()
+}
+
+/// Validates one field alone.
+fn one<T>(field: &str, result: Result<T, String>) -> Result<T, Error> {
+    result.map_err(|description| Error::invalid(field, description))
 }
 
 /// Validates a list of 1 to `max` ids, each violation at `field[i]`.

@@ -2,11 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, reply};
+use super::{Api, Fields, Rpc, one};
 use crate::{
-    error::{Error, Fields},
+    error::Error,
     ops::{
-        Context, RecordOutcome, RecordWrite,
+        DeleteOutcome, DeleteRecord, GetRecord, Limits, Mismatch, PutOutcome, PutRecord, Replied,
+        Versioned,
         types::{self, Id, Key, MAX_SAFE_INTEGER},
     },
     proto::v1::{
@@ -15,107 +16,110 @@ use crate::{
     },
 };
 
-/// The RecordsService handlers.
-pub struct Records {
-    cx: Context,
-}
-
-impl Records {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
-    }
-}
-
 #[tonic::async_trait]
-impl RecordsService for Records {
+impl RecordsService for Api {
     async fn get_record(
         &self,
         request: Request<pb::GetRecordRequest>,
     ) -> Result<Response<pb::GetRecordResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let key = Key::parse_at_most(&request.get_ref().key, self.cx.limits.max_key_bytes)
-            .map_err(|e| Error::invalid("key", e))?;
-        let (version, value) = self.cx.get_record(&key, deadline).await?;
-        Ok(reply(pb::GetRecordResponse { version, value }))
+        self.serve(request).await
     }
 
     async fn put_record(
         &self,
         request: Request<pb::PutRecordRequest>,
     ) -> Result<Response<pb::PutRecordResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let key = f.take(
-            "key",
-            Key::parse_at_most(&request.key, self.cx.limits.max_key_bytes),
-        );
-        let value = f.take("value", types::value(request.value));
-        let version = f.take("expected_version", version(request.expected_version, 0));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let write = f.finish(|| {
-            Some(RecordWrite {
-                key: key?,
-                expected_version: version?,
-                value: Some(value?),
-                request_id: request_id?,
-            })
-        })?;
-        let replied = self.cx.write_record(&write, deadline).await?;
-        let outcome = match replied.outcome {
-            RecordOutcome::Written(version) => put::Outcome::Written(put::Written { version }),
-            RecordOutcome::Mismatch { actual, current } => {
-                put::Outcome::VersionMismatch(mismatch(&write, actual, current))
-            }
-            RecordOutcome::Deleted(_) => return Err(unexpected().into()),
-        };
-        Ok(reply(pb::PutRecordResponse {
-            replayed: replied.replayed,
-            outcome: Some(outcome),
-        }))
+        self.serve(request).await
     }
 
     async fn delete_record(
         &self,
         request: Request<pb::DeleteRecordRequest>,
     ) -> Result<Response<pb::DeleteRecordResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let key = f.take(
-            "key",
-            Key::parse_at_most(&request.key, self.cx.limits.max_key_bytes),
-        );
-        let version = f.take("expected_version", version(request.expected_version, 1));
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let write = f.finish(|| {
-            Some(RecordWrite {
-                key: key?,
-                expected_version: version?,
-                value: None,
-                request_id: request_id?,
-            })
-        })?;
-        let replied = self.cx.write_record(&write, deadline).await?;
-        let outcome = match replied.outcome {
-            RecordOutcome::Deleted(version) => {
-                delete::Outcome::Deleted(delete::Deleted { version })
-            }
-            RecordOutcome::Mismatch { actual, current } => {
-                delete::Outcome::VersionMismatch(mismatch(&write, actual, current))
-            }
-            RecordOutcome::Written(_) => return Err(unexpected().into()),
-        };
-        Ok(reply(pb::DeleteRecordResponse {
-            replayed: replied.replayed,
-            outcome: Some(outcome),
-        }))
+        self.serve(request).await
     }
 }
 
-/// A version from `min` to 2^53−1, the range scripts count exactly.
+impl Rpc for pb::GetRecordRequest {
+    type Op = GetRecord;
+    type Reply = pb::GetRecordResponse;
+
+    fn parse(self, limits: &Limits) -> Result<GetRecord, Error> {
+        let key = one("key", Key::parse_at_most(&self.key, limits.max_key_bytes))?;
+        Ok(GetRecord { key })
+    }
+
+    fn reply(replied: Replied<Versioned>) -> pb::GetRecordResponse {
+        let Versioned { version, value } = replied.outcome;
+        pb::GetRecordResponse { version, value }
+    }
+}
+
+impl Rpc for pb::PutRecordRequest {
+    type Op = PutRecord;
+    type Reply = pb::PutRecordResponse;
+
+    fn parse(self, limits: &Limits) -> Result<PutRecord, Error> {
+        let mut f = Fields::new();
+        let key = f.take("key", Key::parse_at_most(&self.key, limits.max_key_bytes));
+        let value = f.take("value", types::value(self.value));
+        let version = f.take("expected_version", version(self.expected_version, 0));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
+            Some(PutRecord {
+                key: key?,
+                expected_version: version?,
+                value: value?,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<PutOutcome>) -> pb::PutRecordResponse {
+        let outcome = match replied.outcome {
+            PutOutcome::Written(version) => put::Outcome::Written(put::Written { version }),
+            PutOutcome::Mismatch(m) => put::Outcome::VersionMismatch(mismatch(m)),
+        };
+        pb::PutRecordResponse {
+            replayed: replied.replayed,
+            outcome: Some(outcome),
+        }
+    }
+}
+
+impl Rpc for pb::DeleteRecordRequest {
+    type Op = DeleteRecord;
+    type Reply = pb::DeleteRecordResponse;
+
+    fn parse(self, limits: &Limits) -> Result<DeleteRecord, Error> {
+        let mut f = Fields::new();
+        let key = f.take("key", Key::parse_at_most(&self.key, limits.max_key_bytes));
+        let version = f.take("expected_version", version(self.expected_version, 1));
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
+            Some(DeleteRecord {
+                key: key?,
+                expected_version: version?,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<DeleteOutcome>) -> pb::DeleteRecordResponse {
+        let outcome = match replied.outcome {
+            DeleteOutcome::Deleted(version) => {
+                delete::Outcome::Deleted(delete::Deleted { version })
+            }
+            DeleteOutcome::Mismatch(m) => delete::Outcome::VersionMismatch(mismatch(m)),
+        };
+        pb::DeleteRecordResponse {
+            replayed: replied.replayed,
+            outcome: Some(outcome),
+        }
+    }
+}
+
+/// An expected version: from `min` to 2^53−1, what a script holds exactly.
 fn version(version: u64, min: u64) -> Result<u64, String> {
     if version < min || version > MAX_SAFE_INTEGER.unsigned_abs() {
         return Err(format!("must be from {min} to 2^53-1"));
@@ -123,14 +127,10 @@ fn version(version: u64, min: u64) -> Result<u64, String> {
     Ok(version)
 }
 
-fn mismatch(write: &RecordWrite, actual: u64, current: Option<Vec<u8>>) -> pb::VersionMismatch {
+fn mismatch(m: Mismatch) -> pb::VersionMismatch {
     pb::VersionMismatch {
-        expected: write.expected_version,
-        actual,
-        current_value: current,
+        expected: m.expected,
+        actual: m.actual,
+        current_value: m.current,
     }
-}
-
-fn unexpected() -> Error {
-    Error::internal("records", "a write answered as a delete, or the reverse")
 }

@@ -2,11 +2,12 @@
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, reply};
+use super::{Api, Fields, Rpc};
 use crate::{
-    error::Fields,
+    error::Error,
     ops::{
-        Context, Rejection,
+        GetSequence, Limits, NextIds, Rejection, Replied, ReturnIds, Returned, SequenceState,
+        limits::MAX_IDS,
         types::{Id, MAX_SAFE_INTEGER},
     },
     proto::v1::{
@@ -15,64 +16,76 @@ use crate::{
     },
 };
 
-/// Most ids taken or given back in one request.
-pub const MAX_IDS: usize = 1000;
-
-/// The SequencesService handlers.
-pub struct Sequences {
-    cx: Context,
-}
-
-impl Sequences {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
-    }
-}
-
 #[tonic::async_trait]
-impl SequencesService for Sequences {
+impl SequencesService for Api {
     async fn next_ids(
         &self,
         request: Request<pb::NextIdsRequest>,
     ) -> Result<Response<pb::NextIdsResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
-        let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.name));
-        let count = usize::try_from(request.count).unwrap_or(usize::MAX);
-        if !(1..=MAX_IDS).contains(&count) {
-            f.violate("count", format!("must be from 1 to {MAX_IDS}"));
-        }
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let (name, request_id) = f.finish(|| Some((name?, request_id?)))?;
-        let replied = self
-            .cx
-            .next_ids(&name, count, request_id.as_ref(), deadline)
-            .await?;
-        Ok(reply(pb::NextIdsResponse {
-            replayed: replied.replayed,
-            outcome: Some(next::Outcome::Issued(next::Issued {
-                ids: replied.outcome,
-            })),
-        }))
+        self.serve(request).await
     }
 
     async fn return_ids(
         &self,
         request: Request<pb::ReturnIdsRequest>,
     ) -> Result<Response<pb::ReturnIdsResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = request.into_inner();
+        self.serve(request).await
+    }
+
+    async fn get_sequence(
+        &self,
+        request: Request<pb::GetSequenceRequest>,
+    ) -> Result<Response<pb::GetSequenceResponse>, Status> {
+        self.serve(request).await
+    }
+}
+
+impl Rpc for pb::NextIdsRequest {
+    type Op = NextIds;
+    type Reply = pb::NextIdsResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<NextIds, Error> {
         let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.name));
-        if request.ids.is_empty() || request.ids.len() > MAX_IDS {
+        let name = f.take("name", Id::parse(&self.name));
+        let count = usize::try_from(self.count).unwrap_or(usize::MAX);
+        if !(1..=MAX_IDS).contains(&count) {
+            f.violate("count", format!("must be from 1 to {MAX_IDS}"));
+        }
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
+            Some(NextIds {
+                name: name?,
+                count,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<Vec<i64>>) -> pb::NextIdsResponse {
+        pb::NextIdsResponse {
+            replayed: replied.replayed,
+            outcome: Some(next::Outcome::Issued(next::Issued {
+                ids: replied.outcome,
+            })),
+        }
+    }
+}
+
+impl Rpc for pb::ReturnIdsRequest {
+    type Op = ReturnIds;
+    type Reply = pb::ReturnIdsResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<ReturnIds, Error> {
+        let mut f = Fields::new();
+        let name = f.take("name", Id::parse(&self.name));
+        if self.ids.is_empty() || self.ids.len() > MAX_IDS {
             f.violate("ids", format!("must hold 1 to {MAX_IDS} ids"));
         }
         // No sequence issues an id above 2^53-1 (the most a script holds
         // exactly), so one cannot be a returned id: refused, not rounded.
-        for (i, &id) in request.ids.iter().enumerate() {
+        // Ids that are not positive, never issued or free already are
+        // answers, not errors: each comes back with its reason.
+        for (i, &id) in self.ids.iter().enumerate() {
             if id > MAX_SAFE_INTEGER {
                 f.violate(
                     format_args!("ids[{i}]"),
@@ -80,16 +93,19 @@ impl SequencesService for Sequences {
                 );
             }
         }
-        let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-        let (name, request_id) = f.finish(|| Some((name?, request_id?)))?;
-        // Ids that are not positive, never issued or free already are
-        // answers, not errors: each comes back with its reason.
-        let replied = self
-            .cx
-            .return_ids(&name, &request.ids, request_id.as_ref(), deadline)
-            .await?;
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        f.finish(|| {
+            Some(ReturnIds {
+                name: name?,
+                ids: self.ids,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<Returned>) -> pb::ReturnIdsResponse {
         let returned = replied.outcome;
-        Ok(reply(pb::ReturnIdsResponse {
+        pb::ReturnIdsResponse {
             replayed: replied.replayed,
             outcome: Some(ret::Outcome::Returned(ret::Returned {
                 accepted: returned.accepted,
@@ -107,21 +123,27 @@ impl SequencesService for Sequences {
                     })
                     .collect(),
             })),
-        }))
+        }
+    }
+}
+
+impl Rpc for pb::GetSequenceRequest {
+    type Op = GetSequence;
+    type Reply = pb::GetSequenceResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<GetSequence, Error> {
+        let name = super::one("name", Id::parse(&self.name))?;
+        Ok(GetSequence { name })
     }
 
-    async fn get_sequence(
-        &self,
-        request: Request<pb::GetSequenceRequest>,
-    ) -> Result<Response<pb::GetSequenceResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let mut f = Fields::new();
-        let name = f.take("name", Id::parse(&request.get_ref().name));
-        let name = f.finish(|| name)?;
-        let (highest_issued, free_count) = self.cx.sequence(&name, deadline).await?;
-        Ok(reply(pb::GetSequenceResponse {
+    fn reply(replied: Replied<SequenceState>) -> pb::GetSequenceResponse {
+        let SequenceState {
             highest_issued,
             free_count,
-        }))
+        } = replied.outcome;
+        pb::GetSequenceResponse {
+            highest_issued,
+            free_count,
+        }
     }
 }

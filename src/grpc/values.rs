@@ -4,12 +4,13 @@ use std::collections::HashMap;
 
 use tonic::{Request, Response, Status};
 
-use super::{deadline_of, reply};
+use super::{Api, Fields, Rpc, one};
 use crate::{
-    error::{Error, Fields, Invalid, InvalidReason, Violation},
+    error::Error,
     ops::{
-        CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, Context, Operator, UpdateOutcome,
-        Write,
+        CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, GetValue, Limits, Operator,
+        Replied, UpdateOutcome, Write,
+        limits::{MAX_CONDITIONS, MAX_WRITES},
         types::{self, Id, Key},
     },
     proto::v1::{
@@ -17,116 +18,122 @@ use crate::{
         conditional_update_response as update, get_value_response as get,
         values_service_server::ValuesService,
     },
-    redis::slot::slot,
 };
 
-/// Most conditions, and most writes, in one ConditionalUpdate.
-pub const MAX_CONDITIONS: usize = 64;
-/// Most writes in one ConditionalUpdate.
-pub const MAX_WRITES: usize = 64;
-
-/// The ValuesService handlers.
-pub struct Values {
-    cx: Context,
-}
-
-impl Values {
-    /// Handlers over `cx`.
-    #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
-    }
-}
-
 #[tonic::async_trait]
-impl ValuesService for Values {
+impl ValuesService for Api {
     async fn get_value(
         &self,
         request: Request<pb::GetValueRequest>,
     ) -> Result<Response<pb::GetValueResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let key = Key::parse_at_most(&request.get_ref().key, self.cx.limits.max_key_bytes)
-            .map_err(|e| Error::invalid("key", e))?;
-        let outcome = match self.cx.get_value(&key, deadline).await? {
-            Some(value) => get::Outcome::Value(value),
-            None => get::Outcome::NotFound(get::NotFound {}),
-        };
-        Ok(reply(pb::GetValueResponse {
-            outcome: Some(outcome),
-        }))
+        self.serve(request).await
     }
 
     async fn compare_and_swap(
         &self,
         request: Request<pb::CompareAndSwapRequest>,
     ) -> Result<Response<pb::CompareAndSwapResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = cas_request(request.into_inner(), self.cx.limits.max_key_bytes)?;
-        let replied = self.cx.compare_and_swap(&request, deadline).await?;
-        let outcome = match replied.outcome {
-            CasOutcome::Swapped => cas::Outcome::Swapped(cas::Swapped {}),
-            CasOutcome::Conflict { current } => cas::Outcome::Conflict(cas::Conflict { current }),
-        };
-        Ok(reply(pb::CompareAndSwapResponse {
-            replayed: replied.replayed,
-            outcome: Some(outcome),
-        }))
+        self.serve(request).await
     }
 
     async fn conditional_update(
         &self,
         request: Request<pb::ConditionalUpdateRequest>,
     ) -> Result<Response<pb::ConditionalUpdateResponse>, Status> {
-        let deadline = deadline_of(&request);
-        let request = update_request(request.into_inner(), &self.cx)?;
-        let replied = self.cx.conditional_update(&request, deadline).await?;
+        self.serve(request).await
+    }
+}
+
+impl Rpc for pb::GetValueRequest {
+    type Op = GetValue;
+    type Reply = pb::GetValueResponse;
+
+    fn parse(self, limits: &Limits) -> Result<GetValue, Error> {
+        let key = one("key", Key::parse_at_most(&self.key, limits.max_key_bytes))?;
+        Ok(GetValue { key })
+    }
+
+    fn reply(replied: Replied<Option<Vec<u8>>>) -> pb::GetValueResponse {
+        let outcome = match replied.outcome {
+            Some(value) => get::Outcome::Value(value),
+            None => get::Outcome::NotFound(get::NotFound {}),
+        };
+        pb::GetValueResponse {
+            outcome: Some(outcome),
+        }
+    }
+}
+
+impl Rpc for pb::CompareAndSwapRequest {
+    type Op = CompareAndSwap;
+    type Reply = pb::CompareAndSwapResponse;
+
+    fn parse(self, limits: &Limits) -> Result<CompareAndSwap, Error> {
+        let mut f = Fields::new();
+        let key = f.take("key", Key::parse_at_most(&self.key, limits.max_key_bytes));
+        let expected = f.take("expected", self.expected.map(types::value).transpose());
+        let new_value = f.take("new_value", self.new_value.map(types::value).transpose());
+        let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        if matches!((&expected, &new_value), (Some(None), Some(None))) {
+            f.violate("new_value", "expected or new_value must be set");
+        }
+        f.finish(|| {
+            Some(CompareAndSwap {
+                key: key?,
+                expected: expected?,
+                new_value: new_value?,
+                request_id: request_id?,
+            })
+        })
+    }
+
+    fn reply(replied: Replied<CasOutcome>) -> pb::CompareAndSwapResponse {
+        let outcome = match replied.outcome {
+            CasOutcome::Swapped => cas::Outcome::Swapped(cas::Swapped {}),
+            CasOutcome::Conflict { current } => cas::Outcome::Conflict(cas::Conflict { current }),
+        };
+        pb::CompareAndSwapResponse {
+            replayed: replied.replayed,
+            outcome: Some(outcome),
+        }
+    }
+}
+
+impl Rpc for pb::ConditionalUpdateRequest {
+    type Op = ConditionalUpdate;
+    type Reply = pb::ConditionalUpdateResponse;
+
+    fn parse(self, limits: &Limits) -> Result<ConditionalUpdate, Error> {
+        update_request(self, limits)
+    }
+
+    fn reply(replied: Replied<UpdateOutcome>) -> pb::ConditionalUpdateResponse {
         let outcome = match replied.outcome {
             UpdateOutcome::Applied { writes } => {
                 update::Outcome::Applied(update::Applied { writes })
             }
-            UpdateOutcome::Failed { index, actual } => {
-                let condition = &request.conditions[index];
-                update::Outcome::Failed(update::Failed {
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
-                    key: condition.key.to_string(),
-                    operator: pb_operator(condition.operator).into(),
-                    expected: condition.operand.clone(),
-                    actual,
-                })
-            }
+            UpdateOutcome::Failed {
+                index,
+                condition,
+                actual,
+            } => update::Outcome::Failed(update::Failed {
+                index: u32::try_from(index).unwrap_or(u32::MAX),
+                key: condition.key.to_string(),
+                operator: pb_operator(condition.operator).into(),
+                expected: condition.operand,
+                actual,
+            }),
         };
-        Ok(reply(pb::ConditionalUpdateResponse {
+        pb::ConditionalUpdateResponse {
             replayed: replied.replayed,
             outcome: Some(outcome),
-        }))
+        }
     }
-}
-
-fn cas_request(
-    request: pb::CompareAndSwapRequest,
-    max_key_bytes: usize,
-) -> Result<CompareAndSwap, Error> {
-    let mut f = Fields::new();
-    let key = f.take("key", Key::parse_at_most(&request.key, max_key_bytes));
-    let expected = f.take("expected", request.expected.map(types::value).transpose());
-    let new_value = f.take("new_value", request.new_value.map(types::value).transpose());
-    let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
-    if matches!((&expected, &new_value), (Some(None), Some(None))) {
-        f.violate("new_value", "expected or new_value must be set");
-    }
-    f.finish(|| {
-        Some(CompareAndSwap {
-            key: key?,
-            expected: expected?,
-            new_value: new_value?,
-            request_id: request_id?,
-        })
-    })
 }
 
 fn update_request(
     request: pb::ConditionalUpdateRequest,
-    cx: &Context,
+    limits: &Limits,
 ) -> Result<ConditionalUpdate, Error> {
     let mut f = Fields::new();
     if request.conditions.is_empty() && request.writes.is_empty() {
@@ -147,7 +154,7 @@ fn update_request(
         .conditions
         .into_iter()
         .enumerate()
-        .map(|(i, c)| condition(&mut f, i, c, cx.limits.max_key_bytes))
+        .map(|(i, c)| condition(&mut f, i, c, limits.max_key_bytes))
         .collect();
     let mut first_write: HashMap<String, usize> = HashMap::new();
     let writes: Vec<Option<Write>> = request
@@ -165,7 +172,7 @@ fn update_request(
             }
             let key = f.take(
                 format_args!("writes[{i}].key"),
-                Key::parse_at_most(&w.key, cx.limits.max_key_bytes),
+                Key::parse_at_most(&w.key, limits.max_key_bytes),
             );
             let value = f.take(
                 format_args!("writes[{i}].value"),
@@ -177,17 +184,13 @@ fn update_request(
             })
         })
         .collect();
-    let request = f.finish(|| {
+    f.finish(|| {
         Some(ConditionalUpdate {
             conditions: conditions.into_iter().collect::<Option<_>>()?,
             writes: writes.into_iter().collect::<Option<_>>()?,
             request_id: request_id?,
         })
-    })?;
-    if cx.cluster {
-        check_one_slot(&request, cx)?;
-    }
-    Ok(request)
+    })
 }
 
 fn condition(
@@ -254,42 +257,4 @@ fn pb_operator(operator: Operator) -> PbOperator {
         Operator::Exists => PbOperator::Exists,
         Operator::NotExists => PbOperator::NotExists,
     }
-}
-
-/// In cluster mode one script can only touch one slot: a request whose keys
-/// hash to several is refused before anything is sent.
-fn check_one_slot(request: &ConditionalUpdate, cx: &Context) -> Result<(), Error> {
-    let fields = request
-        .conditions
-        .iter()
-        .enumerate()
-        .map(|(i, c)| (format!("conditions[{i}].key"), &c.key))
-        .chain(
-            request
-                .writes
-                .iter()
-                .enumerate()
-                .map(|(i, w)| (format!("writes[{i}].key"), &w.key)),
-        );
-    let mut first: Option<(String, u16)> = None;
-    for (field, key) in fields {
-        let this = slot(&cx.keys.value(key));
-        match &first {
-            None => first = Some((field, this)),
-            Some((first_field, first_slot)) if *first_slot != this => {
-                return Err(Error::InvalidArgument(Invalid {
-                    reason: InvalidReason::CrossSlot,
-                    violations: vec![Violation {
-                        field,
-                        description: format!(
-                            "key is in cluster slot {this}, {first_field} in slot {first_slot}: \
-                             keys updated together must share a {{tag}}"
-                        ),
-                    }],
-                }));
-            }
-            Some(_) => {}
-        }
-    }
-    Ok(())
 }

@@ -2,9 +2,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::{Context, Replied, types::Id};
+use super::{
+    Context,
+    binding::{Layout, Operation, Record},
+    types::Id,
+};
 use crate::{
-    deadline::Deadline,
     error::Error,
     redis::{Call, Reply, Script},
 };
@@ -94,33 +97,58 @@ pub enum QuotaOutcome {
     },
 }
 
-impl Context {
-    /// Adds a signed amount to a counter within bounds.
-    pub async fn adjust_counter(
-        &self,
-        request: &Adjust,
-        deadline: Deadline,
-    ) -> Result<Replied<AdjustOutcome>, Error> {
-        let record =
-            self.keys
-                .tagged_idempotency("ctr", &request.name, request.request_id.as_ref());
-        let call = Call::write(
-            Script::CountersAdjust,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(self.keys.counter(&request.name))
-        .arg(request.amount)
-        .arg(request.min)
-        .arg(request.max);
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "adjusted" => AdjustOutcome::Adjusted {
+/// Reads a counter.
+#[derive(Clone, Debug)]
+pub struct GetCounter {
+    /// The counter.
+    pub name: Id,
+}
+
+/// Reads a daily quota.
+#[derive(Clone, Debug)]
+pub struct GetQuota {
+    /// The counter.
+    pub name: Id,
+    /// Units allowed per day.
+    pub daily_limit: i64,
+    /// The day's offset from UTC, minutes.
+    pub utc_offset_minutes: i32,
+}
+
+impl Operation for Adjust {
+    const SCRIPT: Script = Script::CountersAdjust;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &["the counter"],
+        key_lists: &[],
+        argv: &["the amount", "the lowest value", "the highest value"],
+        argv_lists: &[],
+    };
+    type Outcome = AdjustOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "ctr",
+            &self.name,
+            self.request_id.as_ref(),
+        ))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.counter(&self.name))
+            .arg(self.amount)
+            .arg(self.min)
+            .arg(self.max)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<AdjustOutcome, Error> {
+        match reply.tag()? {
+            "adjusted" => Ok(AdjustOutcome::Adjusted {
                 previous: reply.int(1)?,
                 value: reply.int(2)?,
-            },
-            "out_of_bounds" => AdjustOutcome::OutOfBounds {
+            }),
+            "out_of_bounds" => Ok(AdjustOutcome::OutOfBounds {
                 current: reply.int(1)?,
                 bound: reply.int(2)?,
                 which: match reply.text(3)?.as_str() {
@@ -128,94 +156,127 @@ impl Context {
                     "max" => Bound::Max,
                     _ => return Err(reply.unexpected()),
                 },
-            },
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+            }),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for GetCounter {
+    const SCRIPT: Script = Script::CountersGet;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["the counter"],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &[],
+    };
+    /// The value.
+    type Outcome = i64;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
     }
 
-    /// Reads a counter.
-    pub async fn get_counter(&self, name: &Id, deadline: Deadline) -> Result<i64, Error> {
-        let call = Call::read(Script::CountersGet).key(self.keys.counter(name));
-        let reply = self.redis.eval(&call, deadline).await?;
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.counter(&self.name))
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<i64, Error> {
         if reply.tag()? != "value" {
             return Err(reply.unexpected());
         }
         reply.int(1)
     }
+}
 
-    /// Spends from a daily quota.
-    pub async fn consume_quota(
-        &self,
-        request: &Consume,
-        deadline: Deadline,
-    ) -> Result<Replied<QuotaOutcome>, Error> {
-        let record =
-            self.keys
-                .tagged_idempotency("ctr", &request.name, request.request_id.as_ref());
-        let call = Call::write(
-            Script::CountersConsumeQuota,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(self.keys.quota(&request.name, request.utc_offset_minutes))
-        .setting(self.clock_skew_secs)
-        .arg(request.amount)
-        .arg(request.daily_limit)
-        .arg(request.utc_offset_minutes);
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "consumed" => QuotaOutcome::Consumed(QuotaState {
+impl Operation for Consume {
+    const SCRIPT: Script = Script::CountersConsumeQuota;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &["the quota"],
+        key_lists: &[],
+        argv: &[
+            "seconds added",
+            "units to spend",
+            "units allowed",
+            "offset from UTC",
+        ],
+        argv_lists: &[],
+    };
+    type Outcome = QuotaOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "ctr",
+            &self.name,
+            self.request_id.as_ref(),
+        ))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.quota(&self.name, self.utc_offset_minutes))
+            .setting(cx.clock_skew_secs)
+            .arg(self.amount)
+            .arg(self.daily_limit)
+            .arg(self.utc_offset_minutes)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<QuotaOutcome, Error> {
+        match reply.tag()? {
+            "consumed" => Ok(QuotaOutcome::Consumed(QuotaState {
                 count: reply.int(1)?,
                 remaining: reply.int(2)?,
-                resets_at: unix_time(&reply, 3)?,
-            }),
-            "limit_exceeded" => QuotaOutcome::LimitExceeded {
+                resets_at: unix_time(reply, 3)?,
+            })),
+            "limit_exceeded" => Ok(QuotaOutcome::LimitExceeded {
                 state: QuotaState {
                     count: reply.int(1)?,
                     remaining: reply.int(3)?,
-                    resets_at: unix_time(&reply, 4)?,
+                    resets_at: unix_time(reply, 4)?,
                 },
                 limit: reply.int(2)?,
-            },
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+            }),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for GetQuota {
+    const SCRIPT: Script = Script::CountersGetQuota;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["the quota"],
+        key_lists: &[],
+        argv: &["seconds added", "units allowed", "offset from UTC"],
+        argv_lists: &[],
+    };
+    type Outcome = QuotaState;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
     }
 
-    /// Reads a daily quota without spending.
-    pub async fn get_quota(
-        &self,
-        name: &Id,
-        daily_limit: i64,
-        utc_offset_minutes: i32,
-        deadline: Deadline,
-    ) -> Result<QuotaState, Error> {
-        let call = Call::read(Script::CountersGetQuota)
-            .key(self.keys.quota(name, utc_offset_minutes))
-            .setting(self.clock_skew_secs)
-            .arg(daily_limit)
-            .arg(utc_offset_minutes);
-        let reply = self.redis.eval(&call, deadline).await?;
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.quota(&self.name, self.utc_offset_minutes))
+            .setting(cx.clock_skew_secs)
+            .arg(self.daily_limit)
+            .arg(self.utc_offset_minutes)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<QuotaState, Error> {
         if reply.tag()? != "quota" {
             return Err(reply.unexpected());
         }
         Ok(QuotaState {
             count: reply.int(1)?,
             remaining: reply.int(2)?,
-            resets_at: unix_time(&reply, 3)?,
+            resets_at: unix_time(reply, 3)?,
         })
     }
 }
 
-/// Item `i`, Unix seconds, as a time.
 fn unix_time(reply: &Reply, i: usize) -> Result<SystemTime, Error> {
     let secs = u64::try_from(reply.int(i)?).map_err(|_| reply.unexpected())?;
     Ok(UNIX_EPOCH + Duration::from_secs(secs))

@@ -2,11 +2,16 @@
 
 use std::time::SystemTime;
 
-use super::{Context, Replied, streams::Page, types::Id};
+use super::{
+    Context, Replied,
+    binding::{Execute, Layout, Operation, Record},
+    streams::Page,
+    types::{Id, Units},
+};
 use crate::{
     deadline::Deadline,
     error::Error,
-    redis::{Call, Reply, Script},
+    redis::{Call, Reply, Script, field},
 };
 
 /// How one product's level changed.
@@ -26,7 +31,7 @@ pub struct Item {
     /// The product.
     pub product: Id,
     /// Units (a level, or units to take).
-    pub units: i64,
+    pub units: Units,
 }
 
 /// Absolute levels for a store.
@@ -68,16 +73,85 @@ pub enum OrderOutcome {
     /// Every item was taken.
     Placed(Vec<StockChange>),
     /// An item was short; nothing was taken.
-    Insufficient {
-        /// The first short product.
-        product: String,
-        /// Its level.
-        available: i64,
-        /// The units asked for.
-        requested: i64,
-    },
+    Insufficient(Shortfall),
     /// A retry of an order cancelled since: it holds nothing now.
     Cancelled,
+}
+
+/// The first item of an order the store is short of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// The product.
+    pub product: String,
+    /// Its level.
+    pub available: i64,
+    /// The units asked for.
+    pub requested: i64,
+}
+
+/// Takes units of one product, as an order of one item.
+#[derive(Clone, Debug)]
+pub struct Deduct {
+    /// The store.
+    pub store: Id,
+    /// The order id, its idempotency key.
+    pub order_id: Id,
+    /// The product and the units to take.
+    pub item: Item,
+}
+
+/// What a deduction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeductOutcome {
+    /// The units were taken.
+    Deducted(StockChange),
+    /// Too few; nothing was taken.
+    Insufficient(Shortfall),
+    /// A retry of an order cancelled since: it holds nothing now.
+    Cancelled,
+}
+
+/// Reads stock levels.
+#[derive(Clone, Debug)]
+pub struct GetStock {
+    /// The store.
+    pub store: Id,
+    /// The products, in the order their levels are wanted.
+    pub products: Vec<Id>,
+}
+
+/// Cancels an order: reads what it took, then puts it back.
+#[derive(Clone, Debug)]
+pub struct CancelOrder {
+    /// The store.
+    pub store: Id,
+    /// The order.
+    pub order_id: Id,
+    /// The idempotency key of the cancellation.
+    pub request_id: Option<Id>,
+}
+
+/// The products an order took (`inventory_order_items`).
+#[derive(Clone, Debug)]
+pub struct OrderItems {
+    /// The order's key.
+    order: String,
+}
+
+/// The cancellation itself, once the order's products are known.
+#[derive(Clone, Debug)]
+pub struct CancelLoaded {
+    request: CancelOrder,
+    products: Vec<Id>,
+}
+
+/// What the cancellation script answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelReply {
+    /// Done (or not needed).
+    Done(CancelOutcome),
+    /// The order changed since its products were read: read them again.
+    Stale,
 }
 
 /// What cancelling an order did.
@@ -138,263 +212,399 @@ pub struct MovementsQuery {
     pub page_token: Option<String>,
 }
 
-impl Context {
-    fn stock_call(&self, script: Script, store: &Id, record: String, requested: bool) -> Call {
-        Call::write(script, record, requested, self.idempotency_ttl)
-            .key(self.keys.stock(store))
-            .key(self.keys.movements(store))
-            .setting(self.stream_max_len)
+/// The positions every stock-changing script starts with.
+const STOCK_KEYS: [&str; 2] = ["stock levels", "the store's movements"];
+
+fn stock_call(cx: &Context, store: &Id, call: Call) -> Call {
+    call.key(cx.keys.stock(store))
+        .key(cx.keys.movements(store))
+        .setting(cx.stream_max_len)
+}
+
+impl Operation for SetStock {
+    const SCRIPT: Script = Script::InventorySetStock;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &STOCK_KEYS,
+        key_lists: &["4 .. 3+N"],
+        argv: &["maxlen"],
+        argv_lists: &["4 .. 3+2N"],
+    };
+    type Outcome = Vec<StockChange>;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "inv",
+            &self.store,
+            self.request_id.as_ref(),
+        ))
     }
 
-    /// Sets absolute levels.
-    pub async fn set_stock(
-        &self,
-        request: &SetStock,
-        deadline: Deadline,
-    ) -> Result<Replied<Vec<StockChange>>, Error> {
-        let record =
-            self.keys
-                .tagged_idempotency("inv", &request.store, request.request_id.as_ref());
-        let mut call = self.stock_call(
-            Script::InventorySetStock,
-            &request.store,
-            record,
-            request.request_id.is_some(),
-        );
-        for item in &request.levels {
-            call = call.key(self.keys.product_movements(&request.store, &item.product));
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        call = stock_call(cx, &self.store, call);
+        for item in &self.levels {
+            call = call.key(cx.keys.product_movements(&self.store, &item.product));
         }
-        for item in &request.levels {
-            call = call.arg(item.product.as_str()).arg(item.units);
+        for item in &self.levels {
+            call = call.arg(item.product.as_str()).arg(item.units.get());
         }
-        let reply = self.redis.eval(&call, deadline).await?;
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Vec<StockChange>, Error> {
         if reply.tag()? != "set" {
             return Err(reply.unexpected());
         }
-        Ok(Replied {
-            outcome: changes(&reply)?,
-            replayed: reply.replayed,
-        })
+        changes(reply)
+    }
+}
+
+impl Operation for Restock {
+    const SCRIPT: Script = Script::InventoryRestock;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &[STOCK_KEYS[0], STOCK_KEYS[1], "the product's movements"],
+        key_lists: &[],
+        argv: &["maxlen", "the product", "units to add"],
+        argv_lists: &[],
+    };
+    type Outcome = StockChange;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "inv",
+            &self.store,
+            self.request_id.as_ref(),
+        ))
     }
 
-    /// Adds units to one product; a level that would pass 2^53−1 is
-    /// refused as INVALID_ARGUMENT, never rounded.
-    pub async fn restock(
-        &self,
-        request: &Restock,
-        deadline: Deadline,
-    ) -> Result<Replied<StockChange>, Error> {
-        let record =
-            self.keys
-                .tagged_idempotency("inv", &request.store, request.request_id.as_ref());
-        let item = &request.item;
-        let call = self
-            .stock_call(
-                Script::InventoryRestock,
-                &request.store,
-                record,
-                request.request_id.is_some(),
-            )
-            .key(self.keys.product_movements(&request.store, &item.product))
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        let item = &self.item;
+        stock_call(cx, &self.store, call)
+            .key(cx.keys.product_movements(&self.store, &item.product))
             .arg(item.product.as_str())
-            .arg(item.units);
-        let reply = self.redis.eval(&call, deadline).await?;
+            .arg(item.units.get())
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<StockChange, Error> {
         match reply.tag()? {
-            "restocked" => Ok(Replied {
-                outcome: StockChange {
-                    product: item.product.to_string(),
-                    before: reply.int(1)?,
-                    after: reply.int(2)?,
-                },
-                replayed: reply.replayed,
+            "restocked" => Ok(StockChange {
+                product: self.item.product.to_string(),
+                before: reply.int(1)?,
+                after: reply.int(2)?,
             }),
             "overflow" => Err(Error::invalid(
                 "quantity",
                 format!(
                     "would take the level of {} past 2^53-1 (it is {})",
-                    item.product,
+                    self.item.product,
                     reply.int(1)?
                 ),
             )),
             _ => Err(reply.unexpected()),
         }
     }
+}
 
-    /// Reads levels, in the order asked.
-    pub async fn get_stock(
-        &self,
-        store: &Id,
-        products: &[Id],
-        deadline: Deadline,
-    ) -> Result<Vec<i64>, Error> {
-        let mut call = Call::read(Script::InventoryGetStock).key(self.keys.stock(store));
-        for product in products {
+impl Operation for GetStock {
+    const SCRIPT: Script = Script::InventoryGetStock;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &[STOCK_KEYS[0]],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &["1 .. N"],
+    };
+    /// `(product, level)`, in the order asked.
+    type Outcome = Vec<(Id, i64)>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        call = call.key(cx.keys.stock(&self.store));
+        for product in &self.products {
             call = call.arg(product.as_str());
         }
-        let reply = self.redis.eval(&call, deadline).await?;
-        if reply.tag()? != "levels" || reply.len() != products.len() + 1 {
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
+        if reply.tag()? != "levels" || reply.len() != self.products.len() + 1 {
             return Err(reply.unexpected());
         }
-        (1..reply.len()).map(|i| reply.int(i)).collect()
+        let levels = (1..reply.len()).map(|i| reply.int(i));
+        self.products
+            .iter()
+            .cloned()
+            .zip(levels)
+            .map(|(product, level)| Ok((product, level?)))
+            .collect()
+    }
+}
+
+/// The positions of `inventory_place_order`, for orders and deductions.
+const PLACE: Layout = Layout {
+    writes: true,
+    keys: &STOCK_KEYS,
+    key_lists: &["4 .. 3+N"],
+    argv: &["maxlen", "the order id"],
+    argv_lists: &["5 .. 4+2N"],
+};
+
+/// The order's record is its idempotency record: an order id is placed once.
+fn place_record(cx: &Context, store: &Id, order_id: &Id) -> Record {
+    Record {
+        key: cx.keys.order(store, order_id),
+        requested: true,
+    }
+}
+
+fn place_call(cx: &Context, store: &Id, order_id: &Id, items: &[Item], call: Call) -> Call {
+    let mut call = stock_call(cx, store, call).arg(order_id.as_str());
+    for item in items {
+        call = call
+            .key(cx.keys.product_movements(store, &item.product))
+            .arg(item.product.as_str())
+            .arg(item.units.get());
+    }
+    call
+}
+
+fn shortfall(reply: &Reply) -> Result<Shortfall, Error> {
+    Ok(Shortfall {
+        product: reply.text(1)?,
+        available: reply.int(2)?,
+        requested: reply.int(3)?,
+    })
+}
+
+impl Operation for PlaceOrder {
+    const SCRIPT: Script = Script::InventoryPlaceOrder;
+    const LAYOUT: Layout = PLACE;
+    type Outcome = OrderOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(place_record(cx, &self.store, &self.order_id))
     }
 
-    /// Places an order (Deduct is an order of one item).
-    pub async fn place_order(
-        &self,
-        request: &PlaceOrder,
-        deadline: Deadline,
-    ) -> Result<Replied<OrderOutcome>, Error> {
-        let record = self.keys.order(&request.store, &request.order_id);
-        let mut call = self
-            .stock_call(Script::InventoryPlaceOrder, &request.store, record, true)
-            .arg(request.order_id.as_str());
-        for item in &request.items {
-            call = call
-                .key(self.keys.product_movements(&request.store, &item.product))
-                .arg(item.product.as_str())
-                .arg(item.units);
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        place_call(cx, &self.store, &self.order_id, &self.items, call)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<OrderOutcome, Error> {
+        match reply.tag()? {
+            "placed" => Ok(OrderOutcome::Placed(changes(reply)?)),
+            "insufficient" => Ok(OrderOutcome::Insufficient(shortfall(reply)?)),
+            "cancelled" if reply.replayed => Ok(OrderOutcome::Cancelled),
+            _ => Err(reply.unexpected()),
         }
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "placed" => OrderOutcome::Placed(changes(&reply)?),
-            "insufficient" => OrderOutcome::Insufficient {
-                product: reply.text(1)?,
-                available: reply.int(2)?,
-                requested: reply.int(3)?,
+    }
+}
+
+impl Operation for Deduct {
+    const SCRIPT: Script = Script::InventoryPlaceOrder;
+    const LAYOUT: Layout = PLACE;
+    type Outcome = DeductOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(place_record(cx, &self.store, &self.order_id))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        let items = std::slice::from_ref(&self.item);
+        place_call(cx, &self.store, &self.order_id, items, call)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<DeductOutcome, Error> {
+        match reply.tag()? {
+            "placed" => match changes(reply)?.as_slice() {
+                [only] => Ok(DeductOutcome::Deducted(only.clone())),
+                _ => Err(reply.unexpected()),
             },
-            "cancelled" if reply.replayed => OrderOutcome::Cancelled,
+            "insufficient" => Ok(DeductOutcome::Insufficient(shortfall(reply)?)),
+            "cancelled" if reply.replayed => Ok(DeductOutcome::Cancelled),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for OrderItems {
+    const SCRIPT: Script = Script::InventoryOrderItems;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["the order"],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &[],
+    };
+    /// The products; `None`: no such order.
+    type Outcome = Option<Vec<Id>>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, _cx: &Context, call: Call) -> Call {
+        call.key(self.order.clone())
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
+        match reply.tag()? {
+            "items" => (1..reply.len())
+                .map(|i| Id::parse(&reply.text(i)?).map_err(|_| reply.unexpected()))
+                .collect::<Result<_, _>>()
+                .map(Some),
+            "not_found" => Ok(None),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for CancelLoaded {
+    const SCRIPT: Script = Script::InventoryCancelOrder;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &["the order", STOCK_KEYS[0], STOCK_KEYS[1]],
+        key_lists: &["5 .. 4+N"],
+        argv: &["maxlen", "the order id"],
+        argv_lists: &["5 .. 4+N"],
+    };
+    type Outcome = CancelReply;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        let r = &self.request;
+        Some(Record::tagged(
+            &cx.keys,
+            "inv",
+            &r.store,
+            r.request_id.as_ref(),
+        ))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        let r = &self.request;
+        let mut call = call
+            .key(cx.keys.order(&r.store, &r.order_id))
+            .key(cx.keys.stock(&r.store))
+            .key(cx.keys.movements(&r.store))
+            .setting(cx.stream_max_len)
+            .arg(r.order_id.as_str());
+        for product in &self.products {
+            call = call
+                .key(cx.keys.product_movements(&r.store, product))
+                .arg(product.as_str());
+        }
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<CancelReply, Error> {
+        let outcome = match reply.tag()? {
+            "cancelled" => CancelOutcome::Cancelled(changes(reply)?),
+            "not_found" => CancelOutcome::NotFound,
+            "already_cancelled" => CancelOutcome::AlreadyCancelled,
+            "stale" => return Ok(CancelReply::Stale),
+            "overflow" => {
+                return Err(Error::invalid(
+                    "order_id",
+                    format!(
+                        "putting the order back would take the level of {} past 2^53-1 (it is {})",
+                        reply.text(1)?,
+                        reply.int(2)?
+                    ),
+                ));
+            }
             _ => return Err(reply.unexpected()),
         };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+        Ok(CancelReply::Done(outcome))
     }
+}
 
-    /// Puts back what an order took, once.
-    ///
-    /// A script must declare every key it touches, and the order's products
-    /// (whose movement streams it writes) are only known from the order
-    /// itself: so they are read first, and the cancel checks that the order
-    /// is still the one read. Orders never change once placed, so a second
-    /// read is needed only if the order expired and was placed anew in
-    /// between.
-    pub async fn cancel_order(
+impl Execute for CancelOrder {
+    type Outcome = CancelOutcome;
+
+    /// Reads the order's products, then cancels it with them; once more if
+    /// the order changed in between.
+    async fn execute(
         &self,
-        store: &Id,
-        order_id: &Id,
-        request_id: Option<&Id>,
+        cx: &Context,
         deadline: Deadline,
     ) -> Result<Replied<CancelOutcome>, Error> {
-        let order = self.keys.order(store, order_id);
+        let order = cx.keys.order(&self.store, &self.order_id);
         for _ in 0..2 {
-            let items = self
-                .redis
-                .eval(
-                    &Call::read(Script::InventoryOrderItems).key(order.clone()),
-                    deadline,
-                )
-                .await?;
-            let products: Vec<String> = match items.tag()? {
-                "items" => (1..items.len())
-                    .map(|i| items.text(i))
-                    .collect::<Result<_, _>>()?,
-                "not_found" => {
-                    return Ok(Replied {
-                        outcome: CancelOutcome::NotFound,
-                        replayed: false,
-                    });
-                }
-                _ => return Err(items.unexpected()),
+            let items = OrderItems {
+                order: order.clone(),
             };
-            let record = self.keys.tagged_idempotency("inv", store, request_id);
-            let mut call = Call::write(
-                Script::InventoryCancelOrder,
-                record,
-                request_id.is_some(),
-                self.idempotency_ttl,
-            )
-            .key(order.clone())
-            .key(self.keys.stock(store))
-            .key(self.keys.movements(store))
-            .setting(self.stream_max_len)
-            .arg(order_id.as_str());
-            for product in &products {
-                let product_id = Id::parse(product).map_err(|_| items.unexpected())?;
-                call = call
-                    .key(self.keys.product_movements(store, &product_id))
-                    .arg(product.as_str());
+            let Some(products) = cx.run(&items, deadline).await?.outcome else {
+                return Ok(Replied::fresh(CancelOutcome::NotFound));
+            };
+            let cancel = CancelLoaded {
+                request: self.clone(),
+                products,
+            };
+            let replied = cx.run(&cancel, deadline).await?;
+            if let CancelReply::Done(outcome) = replied.outcome {
+                return Ok(Replied {
+                    outcome,
+                    replayed: replied.replayed,
+                });
             }
-            let reply = self.redis.eval(&call, deadline).await?;
-            let outcome = match reply.tag()? {
-                "cancelled" => CancelOutcome::Cancelled(changes(&reply)?),
-                "not_found" => CancelOutcome::NotFound,
-                "already_cancelled" => CancelOutcome::AlreadyCancelled,
-                "stale" => continue,
-                "overflow" => {
-                    return Err(Error::invalid(
-                        "order_id",
-                        format!(
-                            "putting the order back would take the level of {} past 2^53-1 (it is {})",
-                            reply.text(1)?,
-                            reply.int(2)?
-                        ),
-                    ));
-                }
-                _ => return Err(reply.unexpected()),
-            };
-            return Ok(Replied {
-                outcome,
-                replayed: reply.replayed,
-            });
         }
         Err(Error::internal(
             Script::InventoryCancelOrder.name(),
             "the order changed twice between reading and cancelling it",
         ))
     }
+}
+
+impl Execute for MovementsQuery {
+    type Outcome = Page<Movement>;
 
     /// Lists movements, newest first.
-    pub async fn movements(
+    async fn execute(
         &self,
-        query: &MovementsQuery,
+        cx: &Context,
         deadline: Deadline,
-    ) -> Result<Page<Movement>, Error> {
-        let stream = match &query.product {
-            Some(product) => self.keys.product_movements(&query.store, product),
-            None => self.keys.movements(&query.store),
+    ) -> Result<Replied<Page<Movement>>, Error> {
+        let stream = match &self.product {
+            Some(product) => cx.keys.product_movements(&self.store, product),
+            None => cx.keys.movements(&self.store),
         };
-        let filtered = query.product.is_some();
-        self.page(
-            stream,
-            query.page_token.as_deref(),
-            query.page_size,
-            deadline,
-            |entry| {
-                let kind = match entry.text("k")?.as_str() {
-                    "set" => MovementKind::Set,
-                    "restock" => MovementKind::Restock,
-                    "deduct" => MovementKind::Deduct,
-                    "cancel" => MovementKind::Cancel,
-                    _ => return Err(Error::internal("streams_page", "unknown movement kind")),
-                };
-                Ok(Movement {
-                    id: entry.main_id(filtered)?,
-                    kind,
-                    product: entry.text("p")?,
-                    delta: entry.int("d")?,
-                    before: entry.int("b")?,
-                    after: entry.int("a")?,
-                    order_id: entry.text("o")?,
-                    time: entry.time()?,
-                })
-            },
-        )
-        .await
+        let filtered = self.product.is_some();
+        let page = cx
+            .page(
+                stream,
+                self.page_token.as_deref(),
+                self.page_size,
+                deadline,
+                |entry| {
+                    let kind = match entry.text(field::KIND)?.as_str() {
+                        "set" => MovementKind::Set,
+                        "restock" => MovementKind::Restock,
+                        "deduct" => MovementKind::Deduct,
+                        "cancel" => MovementKind::Cancel,
+                        _ => return Err(Error::internal("streams_page", "unknown movement kind")),
+                    };
+                    Ok(Movement {
+                        id: entry.main_id(filtered)?,
+                        kind,
+                        product: entry.text(field::PRODUCT)?,
+                        delta: entry.int(field::DELTA)?,
+                        before: entry.int(field::BEFORE)?,
+                        after: entry.int(field::AFTER)?,
+                        order_id: entry.text(field::ORDER)?,
+                        time: entry.time()?,
+                    })
+                },
+            )
+            .await?;
+        Ok(Replied::fresh(page))
     }
 }
 
-/// The `{product, before, after}` arrays after a reply's tag.
 fn changes(reply: &Reply) -> Result<Vec<StockChange>, Error> {
     (1..reply.len())
         .map(|i| {

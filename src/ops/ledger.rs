@@ -2,39 +2,50 @@
 
 use std::time::SystemTime;
 
-use super::{Context, Replied, streams::Page, types::Id};
+use super::{
+    Context, Replied,
+    binding::{Execute, Layout, Operation, Record},
+    streams::Page,
+    types::{Amount, Id},
+};
 use crate::{
     deadline::Deadline,
     error::Error,
-    redis::{Call, Script},
+    redis::{Call, Reply, Script, field},
 };
 
-/// A credit or a debit of one account.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum PostingKind {
-    /// Money in.
-    Credit,
-    /// Money out.
-    Debit,
-}
-
-/// A credit or debit request.
+/// A credit or debit of one account: what [`Credit`] and [`Debit`] take.
 #[derive(Clone, Debug)]
-pub struct Post {
-    /// Credit or debit.
-    pub kind: PostingKind,
+pub struct Posting {
     /// The book.
     pub book: Id,
     /// The account.
     pub account: Id,
     /// Minor units, 1 to 2^53−1.
-    pub amount: i64,
+    pub amount: Amount,
     /// The caller's reference.
     pub reference: String,
     /// The caller's description.
     pub description: String,
     /// The idempotency key.
     pub request_id: Option<Id>,
+}
+
+/// Money into one account.
+#[derive(Clone, Debug)]
+pub struct Credit(pub Posting);
+
+/// Money out of one account, never past zero.
+#[derive(Clone, Debug)]
+pub struct Debit(pub Posting);
+
+/// Reads balances.
+#[derive(Clone, Debug)]
+pub struct GetBalances {
+    /// The book.
+    pub book: Id,
+    /// The accounts, in the order their balances are wanted.
+    pub accounts: Vec<Id>,
 }
 
 /// A transfer request.
@@ -47,7 +58,7 @@ pub struct Transfer {
     /// The target account.
     pub to: Id,
     /// Minor units, 1 to 2^53−1.
-    pub amount: i64,
+    pub amount: Amount,
     /// The transfer's id and idempotency key.
     pub transfer_id: Id,
     /// The caller's reference.
@@ -67,19 +78,23 @@ pub struct Insufficient {
     pub requested: i64,
 }
 
-/// What a credit or debit did.
+/// A posted credit or debit.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PostOutcome {
+pub struct Posted {
+    /// The balance before.
+    pub before: i64,
+    /// The balance after.
+    pub after: i64,
+    /// The entry's id.
+    pub entry_id: String,
+}
+
+/// What a debit did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DebitOutcome {
     /// Posted.
-    Posted {
-        /// The balance before.
-        before: i64,
-        /// The balance after.
-        after: i64,
-        /// The entry's id.
-        entry_id: String,
-    },
-    /// A debit past zero; nothing changed.
+    Posted(Posted),
+    /// The account holds less; nothing changed.
     Insufficient(Insufficient),
 }
 
@@ -150,156 +165,248 @@ pub struct EntriesQuery {
     pub page_token: Option<String>,
 }
 
-impl Context {
-    /// Credits or debits one account.
-    pub async fn post(
-        &self,
-        request: &Post,
-        deadline: Deadline,
-    ) -> Result<Replied<PostOutcome>, Error> {
-        let record =
-            self.keys
-                .tagged_idempotency("led", &request.book, request.request_id.as_ref());
-        let kind = match request.kind {
-            PostingKind::Credit => "credit",
-            PostingKind::Debit => "debit",
-        };
-        let call = Call::write(
-            Script::LedgerPost,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(self.keys.balances(&request.book))
-        .key(self.keys.entries(&request.book))
-        .key(self.keys.account_entries(&request.book, &request.account))
-        .setting(self.stream_max_len)
-        .arg(kind)
-        .arg(request.account.as_str())
-        .arg(request.amount)
-        .arg(request.reference.as_str())
-        .arg(request.description.as_str())
-        .arg(request.request_id.as_ref().map_or("", Id::as_str));
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "posted" => PostOutcome::Posted {
-                before: reply.int(1)?,
-                after: reply.int(2)?,
-                entry_id: reply.text(3)?,
-            },
-            "insufficient" => PostOutcome::Insufficient(Insufficient {
-                account: request.account.to_string(),
-                balance: reply.int(1)?,
-                requested: reply.int(2)?,
-            }),
-            "overflow" => return Err(overflow(&request.account, reply.int(1)?)),
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+/// The positions `ledger_post` takes, for credits and debits alike.
+const POST: Layout = Layout {
+    writes: true,
+    keys: &["balances", "the book's entries", "the account's entries"],
+    key_lists: &[],
+    argv: &[
+        "maxlen",
+        "'credit' or 'debit'",
+        "the account",
+        "the amount",
+        "reference",
+        "description",
+        "the request id",
+    ],
+    argv_lists: &[],
+};
+
+impl Posting {
+    fn record(&self, cx: &Context) -> Record {
+        Record::tagged(&cx.keys, "led", &self.book, self.request_id.as_ref())
     }
 
-    /// Moves money between two accounts of a book.
-    pub async fn transfer(
-        &self,
-        request: &Transfer,
-        deadline: Deadline,
-    ) -> Result<Replied<TransferOutcome>, Error> {
-        let record = self
-            .keys
-            .tagged_idempotency("led", &request.book, Some(&request.transfer_id));
-        let call = Call::write(Script::LedgerTransfer, record, true, self.idempotency_ttl)
-            .key(self.keys.balances(&request.book))
-            .key(self.keys.entries(&request.book))
-            .key(self.keys.account_entries(&request.book, &request.from))
-            .key(self.keys.account_entries(&request.book, &request.to))
-            .setting(self.stream_max_len)
-            .arg(request.from.as_str())
-            .arg(request.to.as_str())
-            .arg(request.amount)
-            .arg(request.reference.as_str())
-            .arg(request.description.as_str())
-            .arg(request.transfer_id.as_str());
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "transferred" => TransferOutcome::Transferred {
+    fn build(&self, kind: &str, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.balances(&self.book))
+            .key(cx.keys.entries(&self.book))
+            .key(cx.keys.account_entries(&self.book, &self.account))
+            .setting(cx.stream_max_len)
+            .arg(kind)
+            .arg(self.account.as_str())
+            .arg(self.amount.get())
+            .arg(self.reference.as_str())
+            .arg(self.description.as_str())
+            .arg(self.request_id.as_ref().map_or("", Id::as_str))
+    }
+}
+
+fn posted(reply: &Reply) -> Result<Posted, Error> {
+    Ok(Posted {
+        before: reply.int(1)?,
+        after: reply.int(2)?,
+        entry_id: reply.text(3)?,
+    })
+}
+
+impl Operation for Credit {
+    const SCRIPT: Script = Script::LedgerPost;
+    const LAYOUT: Layout = POST;
+    type Outcome = Posted;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(self.0.record(cx))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        self.0.build("credit", cx, call)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Posted, Error> {
+        match reply.tag()? {
+            "posted" => posted(reply),
+            "overflow" => Err(overflow(&self.0.account, reply.int(1)?)),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for Debit {
+    const SCRIPT: Script = Script::LedgerPost;
+    const LAYOUT: Layout = POST;
+    type Outcome = DebitOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(self.0.record(cx))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        self.0.build("debit", cx, call)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<DebitOutcome, Error> {
+        match reply.tag()? {
+            "posted" => Ok(DebitOutcome::Posted(posted(reply)?)),
+            "insufficient" => Ok(DebitOutcome::Insufficient(Insufficient {
+                account: self.0.account.to_string(),
+                balance: reply.int(1)?,
+                requested: reply.int(2)?,
+            })),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for Transfer {
+    const SCRIPT: Script = Script::LedgerTransfer;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &[
+            "balances",
+            "the book's entries",
+            "the source account's entries",
+            "the target account's entries",
+        ],
+        key_lists: &[],
+        argv: &[
+            "maxlen",
+            "the source account",
+            "the target account",
+            "the amount",
+            "reference",
+            "description",
+            "the transfer id",
+        ],
+        argv_lists: &[],
+    };
+    type Outcome = TransferOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "led",
+            &self.book,
+            Some(&self.transfer_id),
+        ))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.balances(&self.book))
+            .key(cx.keys.entries(&self.book))
+            .key(cx.keys.account_entries(&self.book, &self.from))
+            .key(cx.keys.account_entries(&self.book, &self.to))
+            .setting(cx.stream_max_len)
+            .arg(self.from.as_str())
+            .arg(self.to.as_str())
+            .arg(self.amount.get())
+            .arg(self.reference.as_str())
+            .arg(self.description.as_str())
+            .arg(self.transfer_id.as_str())
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<TransferOutcome, Error> {
+        match reply.tag()? {
+            "transferred" => Ok(TransferOutcome::Transferred {
                 from_balance: reply.int(1)?,
                 to_balance: reply.int(2)?,
                 entry_id: reply.text(3)?,
-            },
-            "insufficient" => TransferOutcome::Insufficient(Insufficient {
-                account: request.from.to_string(),
+            }),
+            "insufficient" => Ok(TransferOutcome::Insufficient(Insufficient {
+                account: self.from.to_string(),
                 balance: reply.int(1)?,
                 requested: reply.int(2)?,
-            }),
-            "overflow" => return Err(overflow(&request.to, reply.int(1)?)),
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+            })),
+            "overflow" => Err(overflow(&self.to, reply.int(1)?)),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for GetBalances {
+    const SCRIPT: Script = Script::LedgerGetBalances;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["balances"],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &["1 .. N"],
+    };
+    /// `(account, balance)`, in the order asked.
+    type Outcome = Vec<(Id, i64)>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
     }
 
-    /// Reads balances, in the order asked.
-    pub async fn balances(
-        &self,
-        book: &Id,
-        accounts: &[Id],
-        deadline: Deadline,
-    ) -> Result<Vec<i64>, Error> {
-        let mut call = Call::read(Script::LedgerGetBalances).key(self.keys.balances(book));
-        for account in accounts {
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        call = call.key(cx.keys.balances(&self.book));
+        for account in &self.accounts {
             call = call.arg(account.as_str());
         }
-        let reply = self.redis.eval(&call, deadline).await?;
-        if reply.tag()? != "balances" || reply.len() != accounts.len() + 1 {
-            return Err(reply.unexpected());
-        }
-        (1..reply.len()).map(|i| reply.int(i)).collect()
+        call
     }
 
+    fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
+        if reply.tag()? != "balances" || reply.len() != self.accounts.len() + 1 {
+            return Err(reply.unexpected());
+        }
+        let balances = (1..reply.len()).map(|i| reply.int(i));
+        self.accounts
+            .iter()
+            .cloned()
+            .zip(balances)
+            .map(|(account, balance)| Ok((account, balance?)))
+            .collect()
+    }
+}
+
+impl Execute for EntriesQuery {
+    type Outcome = Page<Entry>;
+
     /// Lists entries, newest first.
-    pub async fn entries(
+    async fn execute(
         &self,
-        query: &EntriesQuery,
+        cx: &Context,
         deadline: Deadline,
-    ) -> Result<Page<Entry>, Error> {
-        let stream = match &query.account {
-            Some(account) => self.keys.account_entries(&query.book, account),
-            None => self.keys.entries(&query.book),
+    ) -> Result<Replied<Page<Entry>>, Error> {
+        let stream = match &self.account {
+            Some(account) => cx.keys.account_entries(&self.book, account),
+            None => cx.keys.entries(&self.book),
         };
-        let filtered = query.account.is_some();
-        self.page(
-            stream,
-            query.page_token.as_deref(),
-            query.page_size,
-            deadline,
-            |entry| {
-                let kind = match entry.text("k")?.as_str() {
-                    "credit" => EntryKind::Credit,
-                    "debit" => EntryKind::Debit,
-                    "transfer" => EntryKind::Transfer,
-                    _ => return Err(Error::internal("streams_page", "unknown entry kind")),
-                };
-                Ok(Entry {
-                    id: entry.main_id(filtered)?,
-                    kind,
-                    from: entry.text("f")?,
-                    to: entry.text("t")?,
-                    amount: entry.int("m")?,
-                    from_balance: (entry.int("fb")?, entry.int("fa")?),
-                    to_balance: (entry.int("tb")?, entry.int("ta")?),
-                    reference: entry.text("r")?,
-                    description: entry.text("s")?,
-                    request_id: entry.text("q")?,
-                    time: entry.time()?,
-                })
-            },
-        )
-        .await
+        let filtered = self.account.is_some();
+        let page = cx
+            .page(
+                stream,
+                self.page_token.as_deref(),
+                self.page_size,
+                deadline,
+                |entry| {
+                    let kind = match entry.text(field::KIND)?.as_str() {
+                        "credit" => EntryKind::Credit,
+                        "debit" => EntryKind::Debit,
+                        "transfer" => EntryKind::Transfer,
+                        _ => return Err(Error::internal("streams_page", "unknown entry kind")),
+                    };
+                    Ok(Entry {
+                        id: entry.main_id(filtered)?,
+                        kind,
+                        from: entry.text(field::FROM)?,
+                        to: entry.text(field::TO)?,
+                        amount: entry.int(field::AMOUNT)?,
+                        from_balance: (
+                            entry.int(field::FROM_BEFORE)?,
+                            entry.int(field::FROM_AFTER)?,
+                        ),
+                        to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
+                        reference: entry.text(field::REFERENCE)?,
+                        description: entry.text(field::DESCRIPTION)?,
+                        request_id: entry.text(field::REQUEST_ID)?,
+                        time: entry.time()?,
+                    })
+                },
+            )
+            .await?;
+        Ok(Replied::fresh(page))
     }
 }
 

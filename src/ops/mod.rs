@@ -1,33 +1,44 @@
 //! The operations: typed requests, the script each one calls, and its
 //! reply read back as a typed outcome. Free of gRPC.
 
+pub mod binding;
 mod counters;
 mod inventory;
 pub mod keyspace;
 mod ledger;
+pub mod limits;
 mod records;
 mod sequences;
+mod status;
 mod streams;
 pub mod types;
 mod values;
 
 use std::time::Duration;
 
-pub use counters::{Adjust, AdjustOutcome, Bound, Consume, QuotaOutcome, QuotaState};
+pub use binding::{Execute, Operation};
+pub use counters::{
+    Adjust, AdjustOutcome, Bound, Consume, GetCounter, GetQuota, QuotaOutcome, QuotaState,
+};
 pub use inventory::{
-    CancelOutcome, Item, Movement, MovementKind, MovementsQuery, OrderOutcome, PlaceOrder, Restock,
-    SetStock, StockChange,
+    CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Movement, MovementKind,
+    MovementsQuery, OrderOutcome, PlaceOrder, Restock, SetStock, Shortfall, StockChange,
 };
 pub use keyspace::Keyspace;
 pub use ledger::{
-    EntriesQuery, Entry, EntryKind, Insufficient, Post, PostOutcome, PostingKind, Transfer,
-    TransferOutcome,
+    Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances, Insufficient, Posted,
+    Posting, Transfer, TransferOutcome,
 };
-pub use records::{RecordOutcome, RecordWrite};
-pub use sequences::{Rejection, Returned};
+pub use limits::Limits;
+pub use records::{
+    DeleteOutcome, DeleteRecord, GetRecord, Mismatch, PutOutcome, PutRecord, Versioned,
+};
+pub use sequences::{GetSequence, NextIds, Rejection, ReturnIds, Returned, SequenceState};
+pub use status::{NodeScript, ScriptReport};
 pub use streams::Page;
 pub use values::{
-    CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, Operator, UpdateOutcome, Write,
+    CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, GetValue, Operator, UpdateOutcome,
+    Write,
 };
 
 use crate::redis::Redis;
@@ -53,24 +64,6 @@ pub struct Context {
     pub limits: Limits,
 }
 
-/// Request limits set by configuration.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// The longest value or record key, in bytes.
-    pub max_key_bytes: usize,
-    /// Most products, levels or accounts in one request.
-    pub max_items: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Self {
-            max_key_bytes: types::MAX_KEY_BYTES,
-            max_items: 100,
-        }
-    }
-}
-
 /// An outcome, and whether it was replayed from an idempotency record.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Replied<T> {
@@ -78,4 +71,14 @@ pub struct Replied<T> {
     pub outcome: T,
     /// True when this is the stored answer to an earlier request.
     pub replayed: bool,
+}
+
+impl<T> Replied<T> {
+    /// An outcome found now, not replayed.
+    pub fn fresh(outcome: T) -> Self {
+        Self {
+            outcome,
+            replayed: false,
+        }
+    }
 }

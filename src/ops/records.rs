@@ -1,96 +1,190 @@
 //! Versioned records: read, write and delete under optimistic locking.
 
 use super::{
-    Context, Replied,
+    Context,
+    binding::{Layout, Operation, Record},
     types::{Key, RequestId},
 };
 use crate::{
-    deadline::Deadline,
     error::Error,
     redis::{Call, Reply, Script},
 };
 
-/// A versioned write or delete.
+/// Reads a record.
 #[derive(Clone, Debug)]
-pub struct RecordWrite {
+pub struct GetRecord {
+    /// The record's key.
+    pub key: Key,
+}
+
+/// A record as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Versioned {
+    /// Its version (0: absent).
+    pub version: u64,
+    /// Its value (empty when absent).
+    pub value: Vec<u8>,
+}
+
+/// Writes a record if it has the version expected.
+#[derive(Clone, Debug)]
+pub struct PutRecord {
     /// The record's key.
     pub key: Key,
     /// The version the record must have now (0: absent).
     pub expected_version: u64,
-    /// The value to store; `None` deletes.
-    pub value: Option<Vec<u8>>,
+    /// The value to store.
+    pub value: Vec<u8>,
     /// The idempotency key.
     pub request_id: Option<RequestId>,
 }
 
-/// What a versioned write or delete did.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum RecordOutcome {
-    /// Written; the new version.
-    Written(u64),
-    /// Deleted; the version deleted.
-    Deleted(u64),
-    /// The stored version was another; nothing was written.
-    Mismatch {
-        /// The version stored (0: absent).
-        actual: u64,
-        /// The value stored (`None`: absent).
-        current: Option<Vec<u8>>,
-    },
+/// Deletes a record if it has the version expected.
+#[derive(Clone, Debug)]
+pub struct DeleteRecord {
+    /// The record's key.
+    pub key: Key,
+    /// The version the record must have now, at least 1.
+    pub expected_version: u64,
+    /// The idempotency key.
+    pub request_id: Option<RequestId>,
 }
 
-impl Context {
-    /// Reads a record: its version (0: absent) and value.
-    pub async fn get_record(&self, key: &Key, deadline: Deadline) -> Result<(u64, Vec<u8>), Error> {
-        let call = Call::read(Script::RecordsGet).key(self.keys.record(key));
-        let reply = self.redis.eval(&call, deadline).await?;
+/// The stored version was another; nothing was written.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The version the caller expected.
+    pub expected: u64,
+    /// The version stored (0: absent).
+    pub actual: u64,
+    /// The value stored (`None`: absent).
+    pub current: Option<Vec<u8>>,
+}
+
+/// What a versioned write did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PutOutcome {
+    /// Written; the new version.
+    Written(u64),
+    /// Another version is stored.
+    Mismatch(Mismatch),
+}
+
+/// What a versioned delete did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeleteOutcome {
+    /// Deleted; the version deleted.
+    Deleted(u64),
+    /// Another version is stored.
+    Mismatch(Mismatch),
+}
+
+/// The positions of `records_put` and `records_delete` alike, but the value.
+const WRITE_KEYS: &[&str] = &["the record"];
+
+impl Operation for GetRecord {
+    const SCRIPT: Script = Script::RecordsGet;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: WRITE_KEYS,
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &[],
+    };
+    type Outcome = Versioned;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.record(&self.key))
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Versioned, Error> {
         if reply.tag()? != "record" {
             return Err(reply.unexpected());
         }
-        let version = version(&reply, 1)?;
-        let value = reply.opt_bytes(2)?.unwrap_or_default();
-        Ok((version, value))
-    }
-
-    /// Writes (`value` set) or deletes (`value` unset) a record.
-    pub async fn write_record(
-        &self,
-        request: &RecordWrite,
-        deadline: Deadline,
-    ) -> Result<Replied<RecordOutcome>, Error> {
-        let data = self.keys.record(&request.key);
-        let record = self.keys.idempotency(&data, request.request_id.as_ref());
-        let script = if request.value.is_some() {
-            Script::RecordsPut
-        } else {
-            Script::RecordsDelete
-        };
-        let mut call = Call::write(
-            script,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(data)
-        .arg(request.expected_version);
-        if let Some(value) = &request.value {
-            call = call.arg(value.as_slice());
-        }
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "written" => RecordOutcome::Written(version(&reply, 1)?),
-            "deleted" => RecordOutcome::Deleted(version(&reply, 1)?),
-            "mismatch" => RecordOutcome::Mismatch {
-                actual: version(&reply, 1)?,
-                current: reply.opt_bytes(2)?,
-            },
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
+        Ok(Versioned {
+            version: version(reply, 1)?,
+            value: reply.opt_bytes(2)?.unwrap_or_default(),
         })
     }
+}
+
+impl Operation for PutRecord {
+    const SCRIPT: Script = Script::RecordsPut;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: WRITE_KEYS,
+        key_lists: &[],
+        argv: &["the expected version", "the value"],
+        argv_lists: &[],
+    };
+    type Outcome = PutOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        let data = cx.keys.record(&self.key);
+        Some(Record::of_key(&cx.keys, &data, self.request_id.as_ref()))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.record(&self.key))
+            .arg(self.expected_version)
+            .arg(self.value.as_slice())
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<PutOutcome, Error> {
+        match reply.tag()? {
+            "written" => Ok(PutOutcome::Written(version(reply, 1)?)),
+            "mismatch" => Ok(PutOutcome::Mismatch(mismatch(
+                reply,
+                self.expected_version,
+            )?)),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl Operation for DeleteRecord {
+    const SCRIPT: Script = Script::RecordsDelete;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: WRITE_KEYS,
+        key_lists: &[],
+        argv: &["the expected version"],
+        argv_lists: &[],
+    };
+    type Outcome = DeleteOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        let data = cx.keys.record(&self.key);
+        Some(Record::of_key(&cx.keys, &data, self.request_id.as_ref()))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.record(&self.key))
+            .arg(self.expected_version)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<DeleteOutcome, Error> {
+        match reply.tag()? {
+            "deleted" => Ok(DeleteOutcome::Deleted(version(reply, 1)?)),
+            "mismatch" => Ok(DeleteOutcome::Mismatch(mismatch(
+                reply,
+                self.expected_version,
+            )?)),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+fn mismatch(reply: &Reply, expected: u64) -> Result<Mismatch, Error> {
+    Ok(Mismatch {
+        expected,
+        actual: version(reply, 1)?,
+        current: reply.opt_bytes(2)?,
+    })
 }
 
 fn version(reply: &Reply, i: usize) -> Result<u64, Error> {

@@ -1,10 +1,13 @@
 //! Id sequences that reuse returned ids first.
 
-use super::{Context, Replied, types::Id};
+use super::{
+    Context,
+    binding::{Layout, Operation, Record},
+    types::Id,
+};
 use crate::{
-    deadline::Deadline,
     error::Error,
-    redis::{Call, Script},
+    redis::{Call, Reply, Script},
 };
 
 /// Why a returned id was refused.
@@ -27,33 +30,77 @@ pub struct Returned {
     pub rejected: Vec<(i64, Rejection)>,
 }
 
-impl Context {
-    /// Takes `count` ids: returned ones first, lowest first, then new ones.
-    pub async fn next_ids(
-        &self,
-        name: &Id,
-        count: usize,
-        request_id: Option<&Id>,
-        deadline: Deadline,
-    ) -> Result<Replied<Vec<i64>>, Error> {
-        let record = self.keys.tagged_idempotency("seq", name, request_id);
-        let call = Call::write(
-            Script::SequencesNext,
-            record,
-            request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(self.keys.sequence_high(name))
-        .key(self.keys.sequence_free(name))
-        .arg(count);
-        let reply = self.redis.eval(&call, deadline).await?;
+/// Issues ids, returned ones first.
+#[derive(Clone, Debug)]
+pub struct NextIds {
+    /// The sequence.
+    pub name: Id,
+    /// How many, 1 to 1000.
+    pub count: usize,
+    /// The idempotency key.
+    pub request_id: Option<Id>,
+}
+
+/// Gives ids back for reuse.
+#[derive(Clone, Debug)]
+pub struct ReturnIds {
+    /// The sequence.
+    pub name: Id,
+    /// The ids, in request order.
+    pub ids: Vec<i64>,
+    /// The idempotency key.
+    pub request_id: Option<Id>,
+}
+
+/// Reads a sequence's state.
+#[derive(Clone, Debug)]
+pub struct GetSequence {
+    /// The sequence.
+    pub name: Id,
+}
+
+/// A sequence's state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SequenceState {
+    /// The highest id ever issued (0: none).
+    pub highest_issued: i64,
+    /// How many ids are free for reuse.
+    pub free_count: i64,
+}
+
+/// The positions every sequence script shares.
+const KEYS: &[&str] = &["the highest id issued", "the free ids"];
+
+impl Operation for NextIds {
+    const SCRIPT: Script = Script::SequencesNext;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: KEYS,
+        key_lists: &[],
+        argv: &["how many ids"],
+        argv_lists: &[],
+    };
+    /// The ids issued.
+    type Outcome = Vec<i64>;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "seq",
+            &self.name,
+            self.request_id.as_ref(),
+        ))
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.sequence_high(&self.name))
+            .key(cx.keys.sequence_free(&self.name))
+            .arg(self.count)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Vec<i64>, Error> {
         match reply.tag()? {
-            "issued" => Ok(Replied {
-                outcome: (1..reply.len())
-                    .map(|i| reply.int(i))
-                    .collect::<Result<_, _>>()?,
-                replayed: reply.replayed,
-            }),
+            "issued" => (1..reply.len()).map(|i| reply.int(i)).collect(),
             "exhausted" => Err(Error::invalid(
                 "count",
                 format!(
@@ -64,38 +111,48 @@ impl Context {
             _ => Err(reply.unexpected()),
         }
     }
+}
 
-    /// Gives ids back for reuse.
-    pub async fn return_ids(
-        &self,
-        name: &Id,
-        ids: &[i64],
-        request_id: Option<&Id>,
-        deadline: Deadline,
-    ) -> Result<Replied<Returned>, Error> {
-        let record = self.keys.tagged_idempotency("seq", name, request_id);
-        let mut call = Call::write(
-            Script::SequencesReturn,
-            record,
-            request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(self.keys.sequence_high(name))
-        .key(self.keys.sequence_free(name));
-        for id in ids {
+impl Operation for ReturnIds {
+    const SCRIPT: Script = Script::SequencesReturn;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: KEYS,
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &["3 .."],
+    };
+    type Outcome = Returned;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        Some(Record::tagged(
+            &cx.keys,
+            "seq",
+            &self.name,
+            self.request_id.as_ref(),
+        ))
+    }
+
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        call = call
+            .key(cx.keys.sequence_high(&self.name))
+            .key(cx.keys.sequence_free(&self.name));
+        for id in &self.ids {
             call = call.arg(*id);
         }
-        let reply = self.redis.eval(&call, deadline).await?;
-        if reply.tag()? != "returned" || reply.len() != 1 + 2 * ids.len() {
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Returned, Error> {
+        if reply.tag()? != "returned" || reply.len() != 1 + 2 * self.ids.len() {
             return Err(reply.unexpected());
         }
         let mut returned = Returned::default();
         // Each verdict goes with the id the caller sent, not the one the
         // script echoes: Lua holds integers exactly only up to 2^53, and a
         // not-positive id may be any i64.
-        for (k, &id) in ids.iter().enumerate() {
-            let i = 1 + 2 * k;
-            match reply.text(i + 1)?.as_str() {
+        for (k, &id) in self.ids.iter().enumerate() {
+            match reply.text(2 + 2 * k)?.as_str() {
                 "accepted" => returned.accepted.push(id),
                 "never_issued" => returned.rejected.push((id, Rejection::NeverIssued)),
                 "not_positive" => returned.rejected.push((id, Rejection::NotPositive)),
@@ -103,21 +160,37 @@ impl Context {
                 _ => return Err(reply.unexpected()),
             }
         }
-        Ok(Replied {
-            outcome: returned,
-            replayed: reply.replayed,
-        })
+        Ok(returned)
+    }
+}
+
+impl Operation for GetSequence {
+    const SCRIPT: Script = Script::SequencesGet;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: KEYS,
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &[],
+    };
+    type Outcome = SequenceState;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
     }
 
-    /// The highest id issued and how many ids are free.
-    pub async fn sequence(&self, name: &Id, deadline: Deadline) -> Result<(i64, i64), Error> {
-        let call = Call::read(Script::SequencesGet)
-            .key(self.keys.sequence_high(name))
-            .key(self.keys.sequence_free(name));
-        let reply = self.redis.eval(&call, deadline).await?;
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.sequence_high(&self.name))
+            .key(cx.keys.sequence_free(&self.name))
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<SequenceState, Error> {
         if reply.tag()? != "sequence" {
             return Err(reply.unexpected());
         }
-        Ok((reply.int(1)?, reply.int(2)?))
+        Ok(SequenceState {
+            highest_issued: reply.int(1)?,
+            free_count: reply.int(2)?,
+        })
     }
 }

@@ -5,11 +5,14 @@ use std::{
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
-use super::Context;
+use super::{
+    Context,
+    binding::{Layout, Operation, Record},
+};
 use crate::{
     deadline::Deadline,
     error::Error,
-    redis::{Call, Reply, Script},
+    redis::{Call, Reply, Script, field},
 };
 
 /// One page of a list, and the token of the next (older) one.
@@ -22,8 +25,11 @@ pub struct Page<T> {
 }
 
 /// A stream entry: its id and fields.
-pub(crate) struct Entry {
+#[derive(Debug)]
+pub struct Entry {
+    /// Its id in the stream read.
     pub id: String,
+    /// Its fields, by code ([`field`]).
     pub fields: HashMap<String, Vec<u8>>,
     /// The script that read it, for errors.
     reply: Reply,
@@ -50,7 +56,7 @@ impl Entry {
     /// per-account stream (`filtered`) carries it in field `id`.
     pub fn main_id(&self, filtered: bool) -> Result<String, Error> {
         if filtered {
-            self.text("id")
+            self.text(field::ID)
         } else {
             Ok(self.id.clone())
         }
@@ -65,6 +71,61 @@ impl Entry {
             .and_then(|(ms, _)| ms.parse::<u64>().ok())
             .ok_or_else(|| self.reply.unexpected())?;
         Ok(UNIX_EPOCH + Duration::from_millis(ms))
+    }
+}
+
+/// Reads one page of a stream (`streams_page`).
+#[derive(Clone, Debug)]
+pub struct ReadPage {
+    stream: String,
+    token: Option<String>,
+    /// Entries to read: one more than the page holds, which tells whether
+    /// there is a next page.
+    count: usize,
+}
+
+impl Operation for ReadPage {
+    const SCRIPT: Script = Script::StreamsPage;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["the stream"],
+        key_lists: &[],
+        argv: &["the last entry of the previous page", "at most"],
+        argv_lists: &[],
+    };
+    /// The entries, newest first.
+    type Outcome = Vec<Entry>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, _cx: &Context, call: Call) -> Call {
+        call.key(self.stream.clone())
+            .arg(self.token.as_deref().unwrap_or(""))
+            .arg(self.count)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Vec<Entry>, Error> {
+        if reply.tag()? != "page" {
+            return Err(reply.unexpected());
+        }
+        let mut items = Vec::with_capacity(reply.len() - 1);
+        for i in 1..reply.len() {
+            let entry = reply.nested(i)?;
+            let id = entry.text(0)?;
+            let list = entry.nested(1)?;
+            let mut fields = HashMap::with_capacity(list.len() / 2);
+            for j in (0..list.len()).step_by(2) {
+                fields.insert(list.text(j)?, list.bytes(j + 1)?);
+            }
+            items.push(Entry {
+                id,
+                fields,
+                reply: entry,
+            });
+        }
+        Ok(items)
     }
 }
 
@@ -88,30 +149,12 @@ impl Context {
                 next_token: None,
             });
         }
-        // One more than asked tells whether there is a next page.
-        let call = Call::read(Script::StreamsPage)
-            .key(stream)
-            .arg(token.unwrap_or(""))
-            .arg(size + 1);
-        let reply = self.redis.eval(&call, deadline).await?;
-        if reply.tag()? != "page" {
-            return Err(reply.unexpected());
-        }
-        let mut items = Vec::with_capacity(reply.len() - 1);
-        for i in 1..reply.len() {
-            let entry = reply.nested(i)?;
-            let id = entry.text(0)?;
-            let list = entry.nested(1)?;
-            let mut fields = HashMap::with_capacity(list.len() / 2);
-            for j in (0..list.len()).step_by(2) {
-                fields.insert(list.text(j)?, list.bytes(j + 1)?);
-            }
-            items.push(Entry {
-                id,
-                fields,
-                reply: entry,
-            });
-        }
+        let read = ReadPage {
+            stream,
+            token: token.map(str::to_owned),
+            count: size + 1,
+        };
+        let mut items = self.run(&read, deadline).await?.outcome;
         let next_token = if items.len() > size {
             items.truncate(size);
             items.last().map(|e| e.id.clone())

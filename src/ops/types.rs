@@ -5,14 +5,10 @@
 
 use std::fmt;
 
-/// The longest caller key, in bytes, by default (`--max-key-bytes`).
-pub const MAX_KEY_BYTES: usize = 256;
-/// The longest id (store, product, book, account, name, order, request).
-pub const MAX_ID_BYTES: usize = 128;
-/// The largest value, in bytes.
-pub const MAX_VALUE_BYTES: usize = 1 << 20;
-/// The largest magnitude Lua (and so every script) holds exactly: 2^53−1.
-pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
+pub use super::limits::MAX_SAFE_INTEGER;
+use super::limits::{
+    DEFAULT_PAGE_SIZE, MAX_ID_BYTES, MAX_KEY_BYTES, MAX_PAGE_SIZE, MAX_VALUE_BYTES,
+};
 
 /// A caller's key for a value or a record: 1–256 bytes of printable ASCII
 /// (0x21–0x7E), with braces only as one non-empty `{tag}`.
@@ -114,6 +110,41 @@ impl fmt::Display for Id {
 /// A request's idempotency key; an [`Id`].
 pub type RequestId = Id;
 
+/// A whole number of minor units of money, 1 to 2^53−1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Amount(i64);
+
+impl Amount {
+    /// Checks `n` is from 1 to 2^53−1.
+    pub fn parse(n: i64) -> Result<Self, String> {
+        quantity(n, 1).map(Self)
+    }
+
+    /// The number of minor units.
+    #[must_use]
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
+/// A whole number of units of stock, from a floor (0 for a level, 1 for
+/// units to add or take) to 2^53−1.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Units(i64);
+
+impl Units {
+    /// Checks `n` is from `min` to 2^53−1.
+    pub fn parse(n: i64, min: i64) -> Result<Self, String> {
+        quantity(n, min).map(Self)
+    }
+
+    /// The number of units.
+    #[must_use]
+    pub fn get(self) -> i64 {
+        self.0
+    }
+}
+
 /// Checks a value's size.
 pub fn value(bytes: Vec<u8>) -> Result<Vec<u8>, String> {
     if bytes.len() > MAX_VALUE_BYTES {
@@ -150,11 +181,6 @@ pub fn text(text: &str, max: usize) -> Result<String, String> {
     }
     Ok(text.to_owned())
 }
-
-/// The most entries one page of a list may hold.
-pub const MAX_PAGE_SIZE: u32 = 1000;
-/// The page size when the caller asks for none.
-pub const DEFAULT_PAGE_SIZE: u32 = 100;
 
 /// A page size: 0 means the default, at most [`MAX_PAGE_SIZE`].
 pub fn page_size(n: u32) -> Result<usize, String> {

@@ -1,13 +1,13 @@
 //! Plain values: read, compare-and-swap, conditional multi-key update.
 
 use super::{
-    Context, Replied,
+    Context,
+    binding::{Layout, Operation, Record},
     types::{Key, RequestId},
 };
 use crate::{
-    deadline::Deadline,
-    error::Error,
-    redis::{Call, Script},
+    error::{Error, Invalid, InvalidReason, Violation},
+    redis::{Call, Reply, Script, slot::slot},
 };
 
 /// Sets or deletes a value if it holds what the caller expects.
@@ -85,7 +85,7 @@ impl Operator {
 }
 
 /// A check made before any write.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Condition {
     /// The key checked.
     pub key: Key,
@@ -127,110 +127,184 @@ pub enum UpdateOutcome {
     Failed {
         /// Its index in the request.
         index: usize,
+        /// The condition.
+        condition: Condition,
         /// The value its key holds (`None`: absent).
         actual: Option<Vec<u8>>,
     },
 }
 
-impl Context {
-    /// Reads one value; `None` when the key does not exist.
-    pub async fn get_value(&self, key: &Key, deadline: Deadline) -> Result<Option<Vec<u8>>, Error> {
-        let call = Call::read(Script::ValuesGet).key(self.keys.value(key));
-        let reply = self.redis.eval(&call, deadline).await?;
+/// Reads one value.
+#[derive(Clone, Debug)]
+pub struct GetValue {
+    /// The key.
+    pub key: Key,
+}
+
+impl Operation for GetValue {
+    const SCRIPT: Script = Script::ValuesGet;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["the value"],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &[],
+    };
+    /// The value; `None` when the key does not exist.
+    type Outcome = Option<Vec<u8>>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.value(&self.key))
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
         match reply.tag()? {
             "value" => Ok(Some(reply.bytes(1)?)),
             "not_found" => Ok(None),
             _ => Err(reply.unexpected()),
         }
     }
+}
 
-    /// Runs a compare-and-swap.
-    pub async fn compare_and_swap(
-        &self,
-        request: &CompareAndSwap,
-        deadline: Deadline,
-    ) -> Result<Replied<CasOutcome>, Error> {
-        let data = self.keys.value(&request.key);
-        let record = self.keys.idempotency(&data, request.request_id.as_ref());
-        let (expect_mode, expected) = flag(request.expected.as_deref());
-        let (write_mode, new_value) = flag(request.new_value.as_deref());
-        let call = Call::write(
-            Script::ValuesCas,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        )
-        .key(data)
-        .arg(expect_mode)
-        .arg(expected)
-        .arg(write_mode)
-        .arg(new_value);
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "swapped" => CasOutcome::Swapped,
-            "conflict" => CasOutcome::Conflict {
-                current: reply.opt_bytes(1)?,
-            },
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+impl Operation for CompareAndSwap {
+    const SCRIPT: Script = Script::ValuesCas;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &["the value"],
+        key_lists: &[],
+        argv: &[
+            "the value must equal",
+            "the expected value",
+            "set the value",
+            "the new value",
+        ],
+        argv_lists: &[],
+    };
+    type Outcome = CasOutcome;
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        let data = cx.keys.value(&self.key);
+        Some(Record::of_key(&cx.keys, &data, self.request_id.as_ref()))
     }
 
-    /// Runs a conditional update.
-    pub async fn conditional_update(
-        &self,
-        request: &ConditionalUpdate,
-        deadline: Deadline,
-    ) -> Result<Replied<UpdateOutcome>, Error> {
-        let data_keys: Vec<String> = request
-            .conditions
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        let (expect_mode, expected) = flag(self.expected.as_deref());
+        let (write_mode, new_value) = flag(self.new_value.as_deref());
+        call.key(cx.keys.value(&self.key))
+            .arg(expect_mode)
+            .arg(expected)
+            .arg(write_mode)
+            .arg(new_value)
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<CasOutcome, Error> {
+        match reply.tag()? {
+            "swapped" => Ok(CasOutcome::Swapped),
+            "conflict" => Ok(CasOutcome::Conflict {
+                current: reply.opt_bytes(1)?,
+            }),
+            _ => Err(reply.unexpected()),
+        }
+    }
+}
+
+impl ConditionalUpdate {
+    fn data_keys<'a>(&'a self, cx: &'a Context) -> impl Iterator<Item = String> + 'a {
+        self.conditions
             .iter()
             .map(|c| &c.key)
-            .chain(request.writes.iter().map(|w| &w.key))
-            .map(|key| self.keys.value(key))
-            .collect();
-        let anchor = data_keys.first().map_or("", String::as_str);
-        let record = self.keys.idempotency(anchor, request.request_id.as_ref());
-        let mut call = Call::write(
-            Script::ValuesCondUpdate,
-            record,
-            request.request_id.is_some(),
-            self.idempotency_ttl,
-        );
-        for key in data_keys {
+            .chain(self.writes.iter().map(|w| &w.key))
+            .map(|key| cx.keys.value(key))
+    }
+}
+
+impl Operation for ConditionalUpdate {
+    const SCRIPT: Script = Script::ValuesCondUpdate;
+    const LAYOUT: Layout = Layout {
+        writes: true,
+        keys: &[],
+        key_lists: &["2 .. 1+N", "2+N .. 1+N+M"],
+        argv: &["the number of conditions", "the number of writes"],
+        argv_lists: &["5 .. 4+2N", "5+2N .. 4+2N+2M"],
+    };
+    type Outcome = UpdateOutcome;
+
+    /// In cluster mode one script can only touch one slot: a request whose
+    /// keys hash to several is refused before anything is sent.
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        if !cx.cluster {
+            return Ok(());
+        }
+        let fields = (0..self.conditions.len())
+            .map(|i| format!("conditions[{i}].key"))
+            .chain((0..self.writes.len()).map(|i| format!("writes[{i}].key")));
+        let mut first: Option<(String, u16)> = None;
+        for (field, key) in fields.zip(self.data_keys(cx)) {
+            let this = slot(&key);
+            match &first {
+                None => first = Some((field, this)),
+                Some((first_field, first_slot)) if *first_slot != this => {
+                    return Err(Error::InvalidArgument(Invalid {
+                        reason: InvalidReason::CrossSlot,
+                        violations: vec![Violation {
+                            field,
+                            description: format!(
+                                "key is in cluster slot {this}, {first_field} in slot {first_slot}: \
+                                 keys updated together must share a {{tag}}"
+                            ),
+                        }],
+                    }));
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn record(&self, cx: &Context) -> Option<Record> {
+        let anchor = self.data_keys(cx).next().unwrap_or_default();
+        Some(Record::of_key(&cx.keys, &anchor, self.request_id.as_ref()))
+    }
+
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        for key in self.data_keys(cx) {
             call = call.key(key);
         }
-        call = call.arg(request.conditions.len()).arg(request.writes.len());
-        for condition in &request.conditions {
+        call = call.arg(self.conditions.len()).arg(self.writes.len());
+        for condition in &self.conditions {
             call = call
                 .arg(condition.operator.script_name())
                 .arg(condition.operand.as_slice());
         }
-        for write in &request.writes {
+        for write in &self.writes {
             let (mode, value) = flag(write.value.as_deref());
             call = call.arg(mode).arg(value);
         }
-        let reply = self.redis.eval(&call, deadline).await?;
-        let outcome = match reply.tag()? {
-            "applied" => UpdateOutcome::Applied {
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<UpdateOutcome, Error> {
+        match reply.tag()? {
+            "applied" => Ok(UpdateOutcome::Applied {
                 writes: u32::try_from(reply.int(1)?).map_err(|_| reply.unexpected())?,
-            },
-            "failed" => UpdateOutcome::Failed {
-                index: usize::try_from(reply.int(1)?)
+            }),
+            "failed" => {
+                let index = usize::try_from(reply.int(1)?)
                     .ok()
-                    .filter(|&i| i < request.conditions.len())
-                    .ok_or_else(|| reply.unexpected())?,
-                actual: reply.opt_bytes(2)?,
-            },
-            _ => return Err(reply.unexpected()),
-        };
-        Ok(Replied {
-            outcome,
-            replayed: reply.replayed,
-        })
+                    .filter(|&i| i < self.conditions.len())
+                    .ok_or_else(|| reply.unexpected())?;
+                Ok(UpdateOutcome::Failed {
+                    index,
+                    condition: self.conditions[index].clone(),
+                    actual: reply.opt_bytes(2)?,
+                })
+            }
+            _ => Err(reply.unexpected()),
+        }
     }
 }
 

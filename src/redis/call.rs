@@ -84,6 +84,19 @@ impl Call {
         self
     }
 
+    /// Whether the call writes (carries an idempotency record).
+    #[must_use]
+    pub fn writes(&self) -> bool {
+        self.idempotency.is_some()
+    }
+
+    /// How many keys and arguments follow the idempotency positions, for
+    /// the check of a binding's layout.
+    #[must_use]
+    pub fn counts(&self) -> (usize, usize) {
+        (self.keys.len(), self.settings.len() + self.args.len())
+    }
+
     /// The script called.
     #[must_use]
     pub fn script(&self) -> Script {

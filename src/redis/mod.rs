@@ -14,6 +14,7 @@
 
 mod call;
 mod cluster;
+pub mod field;
 mod pool;
 mod reply;
 mod scripts;

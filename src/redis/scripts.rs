@@ -109,10 +109,11 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
         .collect()
 });
 
-/// Inserts the prelude after the shebang line, which Redis requires first.
+/// Inserts the prelude and the stream fields' table after the shebang
+/// line, which Redis requires first.
 fn compose(file: &str) -> String {
     let (shebang, body) = file.split_once('\n').unwrap_or((file, ""));
-    format!("{shebang}\n{PRELUDE}\n{body}")
+    format!("{shebang}\n{PRELUDE}\n{}\n{body}", super::field::LUA)
 }
 
 impl Script {

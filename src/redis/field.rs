@@ -1,0 +1,65 @@
+//! The fields of the movements and audit streams, by code: one table,
+//! read here by the service and handed to every script as the Lua table
+//! `F` (`F.kind` is `'k'`), so that writer and reader cannot disagree.
+
+macro_rules! fields {
+    ($($(#[$doc:meta])* $name:ident, $lua:ident = $code:literal;)*) => {
+        $($(#[$doc])* pub const $name: &str = $code;)*
+
+        /// The table as Lua, inserted into every script after the prelude.
+        pub(crate) const LUA: &str = concat!(
+            "local F = {",
+            $(stringify!($lua), " = '", $code, "', ",)*
+            "}"
+        );
+    };
+}
+
+fields! {
+    /// What made the entry (`set`, `restock`, `deduct`, `cancel`;
+    /// `credit`, `debit`, `transfer`).
+    KIND, kind = "k";
+    /// A per-product or per-account stream's copy: the entry's id in the
+    /// main stream.
+    ID, id = "id";
+    /// Movements: the product.
+    PRODUCT, product = "p";
+    /// Movements: the signed change of the level.
+    DELTA, delta = "d";
+    /// Movements: the level before.
+    BEFORE, before = "b";
+    /// Movements: the level after.
+    AFTER, after = "a";
+    /// Movements: the order ('' for none).
+    ORDER, order = "o";
+    /// Entries: the account money left ('' for credits).
+    FROM, from = "f";
+    /// Entries: the account money reached ('' for debits).
+    TO, to = "t";
+    /// Entries: minor units moved.
+    AMOUNT, amount = "m";
+    /// Entries: the source's balance before.
+    FROM_BEFORE, from_before = "fb";
+    /// Entries: the source's balance after.
+    FROM_AFTER, from_after = "fa";
+    /// Entries: the target's balance before.
+    TO_BEFORE, to_before = "tb";
+    /// Entries: the target's balance after.
+    TO_AFTER, to_after = "ta";
+    /// Entries: the caller's reference.
+    REFERENCE, reference = "r";
+    /// Entries: the caller's description.
+    DESCRIPTION, description = "s";
+    /// Entries: the request id ('' for none).
+    REQUEST_ID, request_id = "q";
+}
+
+#[cfg(test)]
+mod tests {
+    /// The Lua table names every code once.
+    #[test]
+    fn lua_table() {
+        assert!(super::LUA.starts_with("local F = {kind = 'k', id = 'id', "));
+        assert!(super::LUA.ends_with("request_id = 'q', }"));
+    }
+}
