@@ -1,8 +1,6 @@
 //! `rmw.v1.CountersService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc, one, timestamp};
+use super::{Fields, Rpc, one, serve, timestamp};
 use crate::{
     error::Error,
     ops::{
@@ -17,35 +15,13 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl CountersService for Api {
-    async fn adjust_counter(
-        &self,
-        request: Request<pb::AdjustCounterRequest>,
-    ) -> Result<Response<pb::AdjustCounterResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn get_counter(
-        &self,
-        request: Request<pb::GetCounterRequest>,
-    ) -> Result<Response<pb::GetCounterResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn consume_quota(
-        &self,
-        request: Request<pb::ConsumeQuotaRequest>,
-    ) -> Result<Response<pb::ConsumeQuotaResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn get_quota(
-        &self,
-        request: Request<pb::GetQuotaRequest>,
-    ) -> Result<Response<pb::GetQuotaResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  CountersService {
+    adjust_counter(AdjustCounterRequest);
+    get_counter(GetCounterRequest);
+    consume_quota(ConsumeQuotaRequest);
+    get_quota(GetQuotaRequest);
+  }
 }
 
 impl Rpc for pb::AdjustCounterRequest {

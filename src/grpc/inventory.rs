@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc, ids, timestamp};
+use super::{Fields, Rpc, ids, serve, timestamp};
 use crate::{
     error::Error,
     ops::{
@@ -20,56 +18,16 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl InventoryService for Api {
-    async fn set_stock(
-        &self,
-        request: Request<pb::SetStockRequest>,
-    ) -> Result<Response<pb::SetStockResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn restock(
-        &self,
-        request: Request<pb::RestockRequest>,
-    ) -> Result<Response<pb::RestockResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn get_stock(
-        &self,
-        request: Request<pb::GetStockRequest>,
-    ) -> Result<Response<pb::GetStockResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn deduct(
-        &self,
-        request: Request<pb::DeductRequest>,
-    ) -> Result<Response<pb::DeductResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn place_order(
-        &self,
-        request: Request<pb::PlaceOrderRequest>,
-    ) -> Result<Response<pb::PlaceOrderResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn cancel_order(
-        &self,
-        request: Request<pb::CancelOrderRequest>,
-    ) -> Result<Response<pb::CancelOrderResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn list_movements(
-        &self,
-        request: Request<pb::ListMovementsRequest>,
-    ) -> Result<Response<pb::ListMovementsResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  InventoryService {
+    set_stock(SetStockRequest);
+    restock(RestockRequest);
+    get_stock(GetStockRequest);
+    deduct(DeductRequest);
+    place_order(PlaceOrderRequest);
+    cancel_order(CancelOrderRequest);
+    list_movements(ListMovementsRequest);
+  }
 }
 
 impl Rpc for pb::SetStockRequest {

@@ -1,8 +1,6 @@
 //! `rmw.v1.LedgerService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc, ids, timestamp};
+use super::{Fields, Rpc, ids, serve, timestamp};
 use crate::{
     error::Error,
     ops::{
@@ -17,42 +15,14 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl LedgerService for Api {
-    async fn credit(
-        &self,
-        request: Request<pb::CreditRequest>,
-    ) -> Result<Response<pb::CreditResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn debit(
-        &self,
-        request: Request<pb::DebitRequest>,
-    ) -> Result<Response<pb::DebitResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn transfer(
-        &self,
-        request: Request<pb::TransferRequest>,
-    ) -> Result<Response<pb::TransferResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn get_balances(
-        &self,
-        request: Request<pb::GetBalancesRequest>,
-    ) -> Result<Response<pb::GetBalancesResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn list_entries(
-        &self,
-        request: Request<pb::ListEntriesRequest>,
-    ) -> Result<Response<pb::ListEntriesResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  LedgerService {
+    credit(CreditRequest);
+    debit(DebitRequest);
+    transfer(TransferRequest);
+    get_balances(GetBalancesRequest);
+    list_entries(ListEntriesRequest);
+  }
 }
 
 /// Credit and Debit take the same fields.

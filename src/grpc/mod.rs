@@ -51,7 +51,7 @@ pub struct Api {
 
 /// A request message of the API: the operation it asks for and how what
 /// that did reads as the reply. One impl per RPC, next to its service.
-trait Rpc: Sized + Send + 'static {
+pub trait Rpc: Sized + Send + 'static {
     /// The typed request.
     type Op: Execute + Send;
     /// The reply message.
@@ -63,6 +63,28 @@ trait Rpc: Sized + Send + 'static {
     /// The reply to what the operation did.
     fn reply(replied: Replied<<Self::Op as Execute>::Outcome>) -> Self::Reply;
 }
+
+/// Implements a service on [`Api`]: every method is [`Api::serve`] of its
+/// request, whose [`Rpc`] impl says the rest.
+macro_rules! serve {
+    ($service:path { $($method:ident($request:ident);)* }) => {
+        #[tonic::async_trait]
+        impl $service for $crate::grpc::Api {
+            $(
+                async fn $method(
+                    &self,
+                    request: tonic::Request<$crate::proto::v1::$request>,
+                ) -> Result<
+                    tonic::Response<<$crate::proto::v1::$request as $crate::grpc::Rpc>::Reply>,
+                    tonic::Status,
+                > {
+                    self.serve(request).await
+                }
+            )*
+        }
+    };
+}
+use serve;
 
 impl Api {
     /// Handlers over `cx`.

@@ -1,8 +1,6 @@
 //! `rmw.v1.RecordsService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc, one};
+use super::{Fields, Rpc, one, serve};
 use crate::{
     error::Error,
     ops::{
@@ -16,28 +14,12 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl RecordsService for Api {
-    async fn get_record(
-        &self,
-        request: Request<pb::GetRecordRequest>,
-    ) -> Result<Response<pb::GetRecordResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn put_record(
-        &self,
-        request: Request<pb::PutRecordRequest>,
-    ) -> Result<Response<pb::PutRecordResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn delete_record(
-        &self,
-        request: Request<pb::DeleteRecordRequest>,
-    ) -> Result<Response<pb::DeleteRecordResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  RecordsService {
+    get_record(GetRecordRequest);
+    put_record(PutRecordRequest);
+    delete_record(DeleteRecordRequest);
+  }
 }
 
 impl Rpc for pb::GetRecordRequest {

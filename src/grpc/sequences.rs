@@ -1,8 +1,6 @@
 //! `rmw.v1.SequencesService`.
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc};
+use super::{Fields, Rpc, serve};
 use crate::{
     error::Error,
     ops::{
@@ -16,28 +14,12 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl SequencesService for Api {
-    async fn next_ids(
-        &self,
-        request: Request<pb::NextIdsRequest>,
-    ) -> Result<Response<pb::NextIdsResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn return_ids(
-        &self,
-        request: Request<pb::ReturnIdsRequest>,
-    ) -> Result<Response<pb::ReturnIdsResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn get_sequence(
-        &self,
-        request: Request<pb::GetSequenceRequest>,
-    ) -> Result<Response<pb::GetSequenceResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  SequencesService {
+    next_ids(NextIdsRequest);
+    return_ids(ReturnIdsRequest);
+    get_sequence(GetSequenceRequest);
+  }
 }
 
 impl Rpc for pb::NextIdsRequest {

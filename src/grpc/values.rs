@@ -2,9 +2,7 @@
 
 use std::collections::HashMap;
 
-use tonic::{Request, Response, Status};
-
-use super::{Api, Fields, Rpc, one};
+use super::{Fields, Rpc, one, serve};
 use crate::{
     error::Error,
     ops::{
@@ -20,28 +18,12 @@ use crate::{
     },
 };
 
-#[tonic::async_trait]
-impl ValuesService for Api {
-    async fn get_value(
-        &self,
-        request: Request<pb::GetValueRequest>,
-    ) -> Result<Response<pb::GetValueResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn compare_and_swap(
-        &self,
-        request: Request<pb::CompareAndSwapRequest>,
-    ) -> Result<Response<pb::CompareAndSwapResponse>, Status> {
-        self.serve(request).await
-    }
-
-    async fn conditional_update(
-        &self,
-        request: Request<pb::ConditionalUpdateRequest>,
-    ) -> Result<Response<pb::ConditionalUpdateResponse>, Status> {
-        self.serve(request).await
-    }
+serve! {
+  ValuesService {
+    get_value(GetValueRequest);
+    compare_and_swap(CompareAndSwapRequest);
+    conditional_update(ConditionalUpdateRequest);
+  }
 }
 
 impl Rpc for pb::GetValueRequest {

@@ -1,0 +1,240 @@
+//! Stock per store that never oversells: levels, orders, movements.
+//!
+//! The requests and outcomes are here; their bindings by concern in
+//! `stock` (levels), `orders` (placing and cancelling) and `movements`.
+
+mod movements;
+mod orders;
+mod stock;
+
+use std::time::SystemTime;
+
+use super::{
+    Context,
+    types::{Id, Units},
+};
+use crate::{
+    error::Error,
+    redis::{Call, Reply},
+};
+
+/// How one product's level changed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StockChange {
+    /// The product.
+    pub product: String,
+    /// The level before.
+    pub before: i64,
+    /// The level after.
+    pub after: i64,
+}
+
+/// A product and a number of units.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Item {
+    /// The product.
+    pub product: Id,
+    /// Units (a level, or units to take).
+    pub units: Units,
+}
+
+/// Absolute levels for a store.
+#[derive(Clone, Debug)]
+pub struct SetStock {
+    /// The store.
+    pub store: Id,
+    /// New levels, each product once.
+    pub levels: Vec<Item>,
+    /// The idempotency key.
+    pub request_id: Option<Id>,
+}
+
+/// Units added to one product.
+#[derive(Clone, Debug)]
+pub struct Restock {
+    /// The store.
+    pub store: Id,
+    /// The product and the units to add.
+    pub item: Item,
+    /// The idempotency key.
+    pub request_id: Option<Id>,
+}
+
+/// An order: units of several products taken at once.
+#[derive(Clone, Debug)]
+pub struct PlaceOrder {
+    /// The store.
+    pub store: Id,
+    /// The order id, its idempotency key.
+    pub order_id: Id,
+    /// The items, each product once.
+    pub items: Vec<Item>,
+}
+
+/// What placing an order did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum OrderOutcome {
+    /// Every item was taken.
+    Placed(Vec<StockChange>),
+    /// An item was short; nothing was taken.
+    Insufficient(Shortfall),
+    /// A retry of an order cancelled since: it holds nothing now.
+    Cancelled,
+}
+
+/// The first item of an order the store is short of.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// The product.
+    pub product: String,
+    /// Its level.
+    pub available: i64,
+    /// The units asked for.
+    pub requested: i64,
+}
+
+/// Takes units of one product, as an order of one item.
+#[derive(Clone, Debug)]
+pub struct Deduct {
+    /// The store.
+    pub store: Id,
+    /// The order id, its idempotency key.
+    pub order_id: Id,
+    /// The product and the units to take.
+    pub item: Item,
+}
+
+/// What a deduction did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum DeductOutcome {
+    /// The units were taken.
+    Deducted(StockChange),
+    /// Too few; nothing was taken.
+    Insufficient(Shortfall),
+    /// A retry of an order cancelled since: it holds nothing now.
+    Cancelled,
+}
+
+/// Reads stock levels.
+#[derive(Clone, Debug)]
+pub struct GetStock {
+    /// The store.
+    pub store: Id,
+    /// The products, in the order their levels are wanted.
+    pub products: Vec<Id>,
+}
+
+/// Cancels an order: reads what it took, then puts it back.
+#[derive(Clone, Debug)]
+pub struct CancelOrder {
+    /// The store.
+    pub store: Id,
+    /// The order.
+    pub order_id: Id,
+    /// The idempotency key of the cancellation.
+    pub request_id: Option<Id>,
+}
+
+/// The products an order took (`inventory_order_items`).
+#[derive(Clone, Debug)]
+pub struct OrderItems {
+    /// The order's key.
+    pub(super) order: String,
+}
+
+/// The cancellation itself, once the order's products are known.
+#[derive(Clone, Debug)]
+pub struct CancelLoaded {
+    pub(super) request: CancelOrder,
+    pub(super) products: Vec<Id>,
+}
+
+/// What the cancellation script answered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelReply {
+    /// Done (or not needed).
+    Done(CancelOutcome),
+    /// The order changed since its products were read: read them again.
+    Stale,
+}
+
+/// What cancelling an order did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CancelOutcome {
+    /// What the order took was put back.
+    Cancelled(Vec<StockChange>),
+    /// No such order.
+    NotFound,
+    /// Cancelled before.
+    AlreadyCancelled,
+}
+
+/// What caused a movement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MovementKind {
+    /// SetStock.
+    Set,
+    /// Restock.
+    Restock,
+    /// Deduct or PlaceOrder.
+    Deduct,
+    /// CancelOrder.
+    Cancel,
+}
+
+/// One recorded change of a level.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Movement {
+    /// Its id in the store's stream.
+    pub id: String,
+    /// What caused it.
+    pub kind: MovementKind,
+    /// The product.
+    pub product: String,
+    /// The signed change.
+    pub delta: i64,
+    /// The level before.
+    pub before: i64,
+    /// The level after.
+    pub after: i64,
+    /// The order, for deductions and cancellations.
+    pub order_id: String,
+    /// Redis's time of the change.
+    pub time: SystemTime,
+}
+
+/// Which movements to list.
+#[derive(Clone, Debug)]
+pub struct MovementsQuery {
+    /// The store.
+    pub store: Id,
+    /// Only this product's.
+    pub product: Option<Id>,
+    /// At most this many.
+    pub page_size: usize,
+    /// After this page token.
+    pub page_token: Option<String>,
+}
+
+/// The positions every stock-changing script starts with.
+const STOCK_KEYS: [&str; 2] = ["stock levels", "the store's movements"];
+
+/// Appends the keys and the setting every stock-changing script starts with.
+fn stock_call(cx: &Context, store: &Id, call: Call) -> Call {
+    call.key(cx.keys.stock(store))
+        .key(cx.keys.movements(store))
+        .setting(cx.stream_max_len)
+}
+
+fn changes(reply: &Reply) -> Result<Vec<StockChange>, Error> {
+    (1..reply.len())
+        .map(|i| {
+            let change = reply.nested(i)?;
+            Ok(StockChange {
+                product: change.text(0)?,
+                before: change.int(1)?,
+                after: change.int(2)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! The movements of a store or product, a page at a time.
+
+use super::{Movement, MovementKind, MovementsQuery};
+use crate::{
+    deadline::Deadline,
+    error::Error,
+    ops::{Context, Page, Replied, binding::Execute},
+    redis::field,
+};
+
+impl Execute for MovementsQuery {
+    type Outcome = Page<Movement>;
+
+    /// Lists movements, newest first.
+    async fn execute(
+        &self,
+        cx: &Context,
+        deadline: Deadline,
+    ) -> Result<Replied<Page<Movement>>, Error> {
+        let stream = match &self.product {
+            Some(product) => cx.keys.product_movements(&self.store, product),
+            None => cx.keys.movements(&self.store),
+        };
+        let filtered = self.product.is_some();
+        let page = cx
+            .page(
+                stream,
+                self.page_token.as_deref(),
+                self.page_size,
+                deadline,
+                |entry| {
+                    let kind = match entry.text(field::KIND)?.as_str() {
+                        "set" => MovementKind::Set,
+                        "restock" => MovementKind::Restock,
+                        "deduct" => MovementKind::Deduct,
+                        "cancel" => MovementKind::Cancel,
+                        _ => return Err(Error::internal("streams_page", "unknown movement kind")),
+                    };
+                    Ok(Movement {
+                        id: entry.main_id(filtered)?,
+                        kind,
+                        product: entry.text(field::PRODUCT)?,
+                        delta: entry.int(field::DELTA)?,
+                        before: entry.int(field::BEFORE)?,
+                        after: entry.int(field::AFTER)?,
+                        order_id: entry.text(field::ORDER)?,
+                        time: entry.time()?,
+                    })
+                },
+            )
+            .await?;
+        Ok(Replied::fresh(page))
+    }
+}

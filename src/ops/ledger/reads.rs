@@ -1,0 +1,101 @@
+//! Balances and the audit trail, read.
+
+use super::{EntriesQuery, Entry, EntryKind, GetBalances};
+use crate::{
+    deadline::Deadline,
+    error::Error,
+    ops::{
+        Context, Page, Replied,
+        binding::{Execute, Layout, Operation, Record},
+        types::Id,
+    },
+    redis::{Call, Reply, Script, field},
+};
+
+impl Operation for GetBalances {
+    const SCRIPT: Script = Script::LedgerGetBalances;
+    const LAYOUT: Layout = Layout {
+        writes: false,
+        keys: &["balances"],
+        key_lists: &[],
+        argv: &[],
+        argv_lists: &["1 .. N"],
+    };
+    /// `(account, balance)`, in the order asked.
+    type Outcome = Vec<(Id, i64)>;
+
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
+
+    fn build(&self, cx: &Context, mut call: Call) -> Call {
+        call = call.key(cx.keys.balances(&self.book));
+        for account in &self.accounts {
+            call = call.arg(account.as_str());
+        }
+        call
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
+        if reply.tag()? != "balances" || reply.len() != self.accounts.len() + 1 {
+            return Err(reply.unexpected());
+        }
+        let balances = (1..reply.len()).map(|i| reply.int(i));
+        self.accounts
+            .iter()
+            .cloned()
+            .zip(balances)
+            .map(|(account, balance)| Ok((account, balance?)))
+            .collect()
+    }
+}
+
+impl Execute for EntriesQuery {
+    type Outcome = Page<Entry>;
+
+    /// Lists entries, newest first.
+    async fn execute(
+        &self,
+        cx: &Context,
+        deadline: Deadline,
+    ) -> Result<Replied<Page<Entry>>, Error> {
+        let stream = match &self.account {
+            Some(account) => cx.keys.account_entries(&self.book, account),
+            None => cx.keys.entries(&self.book),
+        };
+        let filtered = self.account.is_some();
+        let page = cx
+            .page(
+                stream,
+                self.page_token.as_deref(),
+                self.page_size,
+                deadline,
+                |entry| {
+                    let kind = match entry.text(field::KIND)?.as_str() {
+                        "credit" => EntryKind::Credit,
+                        "debit" => EntryKind::Debit,
+                        "transfer" => EntryKind::Transfer,
+                        _ => return Err(Error::internal("streams_page", "unknown entry kind")),
+                    };
+                    Ok(Entry {
+                        id: entry.main_id(filtered)?,
+                        kind,
+                        from: entry.text(field::FROM)?,
+                        to: entry.text(field::TO)?,
+                        amount: entry.int(field::AMOUNT)?,
+                        from_balance: (
+                            entry.int(field::FROM_BEFORE)?,
+                            entry.int(field::FROM_AFTER)?,
+                        ),
+                        to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
+                        reference: entry.text(field::REFERENCE)?,
+                        description: entry.text(field::DESCRIPTION)?,
+                        request_id: entry.text(field::REQUEST_ID)?,
+                        time: entry.time()?,
+                    })
+                },
+            )
+            .await?;
+        Ok(Replied::fresh(page))
+    }
+}
