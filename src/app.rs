@@ -4,7 +4,7 @@
 use std::{future::Future, sync::Arc};
 
 use anyhow::Context as _;
-use tokio::{net::TcpListener, sync::watch};
+use tokio::net::TcpListener;
 use tonic::{
     service::RoutesBuilder,
     transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
@@ -14,11 +14,11 @@ use tonic_health::pb::health_server::HealthServer;
 use crate::{
     config::Config,
     dev_redis::RedisProcess,
-    grpc::{self, health::DrainingHealth, layer::RpcLayer},
-    health::Readiness,
+    grpc::{self, Admin, layer::RpcLayer},
+    health::{DrainingHealth, Health},
+    lifecycle::{self, Lifecycle},
     ops::Context,
     redis::{Redis, RedisConfig},
-    shutdown,
     telemetry::{self, metrics::Metrics},
 };
 
@@ -85,7 +85,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         "serving gRPC"
     );
     let summaries = tokio::spawn(telemetry.throttle.clone().summarise());
-    let served = serve(&config, &url, listeners, shutdown::signal_received()).await;
+    let served = serve(&config, &url, listeners, lifecycle::signal_received()).await;
     summaries.abort();
     drop(dev_redis);
     // The exporter needs the runtime to send what is buffered, so the
@@ -132,41 +132,44 @@ pub async fn serve(
     grpc::add_reflection(&mut routes, &advertised)?;
 
     let reporter = tonic_health::server::HealthReporter::new();
-    let readiness = Readiness::new(reporter.clone(), services);
-    readiness.starting().await;
-    let (stop, stopped) = watch::channel(false);
-    let watcher = tokio::spawn(readiness.clone().watch(
-        redis.clone(),
-        config.health_interval,
-        stopped,
-    ));
-    let (draining_tx, draining) = watch::channel(false);
-    let health = || HealthServer::new(DrainingHealth::new(reporter.clone(), draining.clone()));
-    routes.add_service(health());
-    let signal = async {
-        shutdown.await;
-        tracing::info!("shutting down: NOT_SERVING, draining in-flight requests");
-        let _ = stop.send(true);
-        readiness.shut_down().await;
-        let _ = draining_tx.send(true);
-    };
-    let drained = || {
-        let mut draining = draining.clone();
+    let health = Health::new(reporter.clone(), services);
+    health.starting().await;
+    let life = Lifecycle::new();
+    let checks = health
+        .clone()
+        .watch(redis.clone(), config.health_interval, life.stopping.clone());
+    life.spawn("health checks", async move {
+        checks.await;
+        anyhow::Ok(())
+    });
+    let health_service = || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
+    routes.add_service(health_service());
+    let admin = Admin::new(cx.clone(), health.clone());
+    grpc::add_admin(&mut routes, admin, config.max_message_bytes as usize);
+    let signal = {
+        let life = life.clone();
         async move {
-            let _ = draining.wait_for(|&d| d).await;
+            tokio::select! {
+                () = shutdown => {}
+                () = life.stopping.cancelled() => {}
+            }
+            tracing::info!("shutting down: NOT_SERVING, draining in-flight requests");
+            life.stopping.cancel();
+            health.shut_down().await;
+            life.drained.cancel();
         }
     };
 
     if let Some(listener) = listeners.metrics {
-        tokio::spawn(Arc::clone(&metrics).serve(listener, drained()));
+        let drained = life.drained.clone().cancelled_owned();
+        life.spawn("metrics server", Arc::clone(&metrics).serve(listener, drained));
     }
     if let Some(listener) = listeners.health {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        tokio::spawn(
-            Server::builder()
-                .add_service(health())
-                .serve_with_incoming_shutdown(incoming, drained()),
-        );
+        let server = Server::builder()
+            .add_service(health_service())
+            .serve_with_incoming_shutdown(incoming, life.drained.clone().cancelled_owned());
+        life.spawn("health server", server);
     }
 
     let mut builder = Server::builder().max_concurrent_streams(config.max_concurrent_streams);
@@ -186,15 +189,22 @@ pub async fn serve(
         .serve_with_incoming_shutdown(incoming, signal);
 
     let drain_timeout = config.drain_timeout;
-    tokio::select! {
-        result = server => result.context("gRPC server failed")?,
+    let result = tokio::select! {
+        result = server => result.context("gRPC server failed"),
         () = async {
-            drained().await;
+            life.drained.cancelled().await;
             tokio::time::sleep(drain_timeout).await;
-        } => tracing::warn!(?drain_timeout, "drain timeout passed; in-flight requests are dropped"),
-    }
-    let _ = watcher.await;
-    Ok(())
+        } => {
+            tracing::warn!(?drain_timeout, "drain timeout passed; in-flight requests are dropped");
+            Ok(())
+        }
+    };
+    // Whatever ended the server, everything else stops with it and is
+    // joined: nothing spawned outlives `serve`.
+    life.stopping.cancel();
+    life.drained.cancel();
+    let joined = life.join(drain_timeout).await;
+    result.and(joined)
 }
 
 /// The Redis handle for `redis_url` (several URLs: a cluster's seeds), and

@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use rmw::proto::v1::{
-    CompareAndSwapRequest, GetScriptStatusRequest, GetValueRequest,
+    CompareAndSwapRequest, GetHealthRequest, GetHealthResponse, GetScriptStatusRequest,
+    GetValueRequest,
     compare_and_swap_response as cas,
 };
 use tokio::time::Instant;
@@ -32,6 +33,20 @@ fn create(key: &str) -> CompareAndSwapRequest {
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
     }
+}
+
+/// AdminService's view of each component, checked to be the three
+/// documented ones in order.
+async fn components(service: &Service) -> GetHealthResponse {
+    let health = service
+        .admin()
+        .get_health(GetHealthRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    let names: Vec<&str> = health.components.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["redis", "scripts", "draining"]);
+    health
 }
 
 /// Asserts an RPC error is UNAVAILABLE with a retry hint, never UNKNOWN or
@@ -88,6 +103,14 @@ async fn redis_outage_and_recovery() {
         service.health("liveness").await.unwrap(),
         ServingStatus::Serving
     );
+    // AdminService says which component is down, and why.
+    let health = components(service).await;
+    assert!(!health.serving);
+    assert!(!health.components[0].serving, "{health:?}");
+    let why = &health.components[0].detail;
+    assert!(why.contains("unavailable") || why.contains("no answer"), "{health:?}");
+    assert!(!health.components[1].serving, "{health:?}");
+    assert!(health.components[2].serving, "{health:?}");
     // Answers come fast while Redis is known to be down.
     let start = Instant::now();
     let status = values.compare_and_swap(create("during")).await.unwrap_err();
@@ -109,6 +132,9 @@ async fn redis_outage_and_recovery() {
             "{name:?}"
         );
     }
+    let health = components(&env.service).await;
+    assert!(health.serving, "{health:?}");
+    assert!(health.components.iter().all(|c| c.serving), "{health:?}");
     let r = values
         .compare_and_swap(create("after"))
         .await

@@ -195,3 +195,17 @@ async fn sigterm_under_load_completes_or_refuses_every_call() {
         );
     }
 }
+
+/// Injected: a graceful stop of an in-process service with its metrics
+/// port open. Asserted: `serve` returns Ok, and by then every server it
+/// spawned has been joined: the metrics port refuses connections at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nothing_outlives_serve() {
+    let redis = common::redis(&[]).await;
+    let service = common::Service::start(&redis.url()).await.ready().await;
+    let metrics = service.metrics_addr;
+    assert!(common::scrape(metrics).await.contains("rmw_rpc_in_flight"));
+    service.stop().await.unwrap();
+    let connected = tokio::net::TcpStream::connect(metrics).await;
+    assert!(connected.is_err(), "the metrics server outlived serve");
+}

@@ -2,8 +2,9 @@
 
 use tonic::{Request, Response, Status};
 
-use super::reply;
+use super::{reply, timestamp};
 use crate::{
+    health::Health,
     ops::Context,
     proto::v1::{self as pb, admin_service_server::AdminService},
 };
@@ -11,13 +12,14 @@ use crate::{
 /// The AdminService handlers.
 pub struct Admin {
     cx: Context,
+    health: Health,
 }
 
 impl Admin {
-    /// Handlers reporting on the Redis of `cx`.
+    /// Handlers reporting on the Redis of `cx` and on `health`.
     #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
+    pub fn new(cx: Context, health: Health) -> Self {
+        Self { cx, health }
     }
 }
 
@@ -48,5 +50,26 @@ impl AdminService for Admin {
             })
             .collect();
         Ok(reply(pb::GetScriptStatusResponse { scripts }))
+    }
+
+    async fn get_health(
+        &self,
+        _request: Request<pb::GetHealthRequest>,
+    ) -> Result<Response<pb::GetHealthResponse>, Status> {
+        let components: Vec<pb::ComponentHealth> = self
+            .health
+            .components()
+            .into_iter()
+            .map(|(component, state)| pb::ComponentHealth {
+                name: component.name().to_owned(),
+                serving: state.serving,
+                detail: state.detail,
+                since: Some(timestamp(state.since)),
+            })
+            .collect();
+        Ok(reply(pb::GetHealthResponse {
+            serving: components.iter().all(|c| c.serving),
+            components,
+        }))
     }
 }

@@ -5,7 +5,6 @@ mod admin;
 pub mod codec;
 mod counters;
 mod fields;
-pub mod health;
 mod inventory;
 pub mod layer;
 mod ledger;
@@ -118,10 +117,7 @@ pub fn add_api(
         .add_service(InventoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(CountersServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(limit))
-        .add_service(SequencesServiceServer::new(api).max_decoding_message_size(limit))
-        .add_service(
-            AdminServiceServer::new(Admin::new(cx.clone())).max_decoding_message_size(limit),
-        );
+        .add_service(SequencesServiceServer::new(api).max_decoding_message_size(limit));
     vec![
         ValuesServiceServer::<Api>::NAME,
         RecordsServiceServer::<Api>::NAME,
@@ -131,6 +127,12 @@ pub fn add_api(
         SequencesServiceServer::<Api>::NAME,
         AdminServiceServer::<Admin>::NAME,
     ]
+}
+
+/// Adds AdminService (named by [`add_api`] already), once the health it
+/// reports exists.
+pub fn add_admin(routes: &mut RoutesBuilder, admin: Admin, max_message_bytes: usize) {
+    routes.add_service(AdminServiceServer::new(admin).max_decoding_message_size(max_message_bytes));
 }
 
 /// Adds server reflection (`v1`, and `v1alpha`, which grpcurl 1.8 asks for)

@@ -6,32 +6,33 @@
 //! delivers the final NOT_SERVING, then ends.
 
 use std::{
+    future::Future,
     pin::Pin,
     task::{Context, Poll},
 };
 
-use tokio::sync::watch;
-use tokio_stream::{Stream, wrappers::WatchStream};
+use tokio_stream::Stream;
+use tokio_util::sync::{CancellationToken, WaitForCancellationFutureOwned};
 use tonic::{Request, Response, Status};
 use tonic_health::{
     pb::{HealthCheckRequest, HealthCheckResponse, health_server::Health},
     server::{HealthReporter, HealthService},
 };
 
-/// The health service; `draining` turns true once shutdown's NOT_SERVING
+/// The health service; `drained` is cancelled once shutdown's NOT_SERVING
 /// has been reported.
 pub struct DrainingHealth {
     inner: HealthService,
-    draining: watch::Receiver<bool>,
+    drained: CancellationToken,
 }
 
 impl DrainingHealth {
     /// Serves the statuses of `reporter`.
     #[must_use]
-    pub fn new(reporter: HealthReporter, draining: watch::Receiver<bool>) -> Self {
+    pub fn new(reporter: HealthReporter, drained: CancellationToken) -> Self {
         Self {
             inner: HealthService::from_health_reporter(reporter),
-            draining,
+            drained,
         }
     }
 }
@@ -56,7 +57,7 @@ impl Health for DrainingHealth {
         let updates = self.inner.watch(request).await?.into_inner();
         Ok(Response::new(UntilDrained {
             updates: Box::pin(updates),
-            draining: WatchStream::new(self.draining.clone()),
+            drained: Box::pin(self.drained.clone().cancelled_owned()),
         }))
     }
 }
@@ -64,24 +65,18 @@ impl Health for DrainingHealth {
 /// Health updates until the service drains.
 pub struct UntilDrained {
     updates: Updates,
-    draining: WatchStream<bool>,
+    drained: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
 impl Stream for UntilDrained {
     type Item = Result<HealthCheckResponse, Status>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        // Updates first: NOT_SERVING is reported before draining turns
-        // true, so it is delivered before the stream ends.
+        // Updates first: NOT_SERVING is reported before the drain begins,
+        // so it is delivered before the stream ends.
         if let Poll::Ready(update) = self.updates.as_mut().poll_next(cx) {
             return Poll::Ready(update);
         }
-        loop {
-            match Pin::new(&mut self.draining).poll_next(cx) {
-                Poll::Ready(Some(true) | None) => return Poll::Ready(None),
-                Poll::Ready(Some(false)) => {}
-                Poll::Pending => return Poll::Pending,
-            }
-        }
+        self.drained.as_mut().poll(cx).map(|()| None)
     }
 }
