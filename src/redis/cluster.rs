@@ -164,7 +164,7 @@ impl ClusterPool {
         let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
         match tokio::time::timeout(left, self.pool.get()).await {
             Ok(Ok(pooled)) => Ok(pooled.clone()),
-            Ok(Err(RunError::User(error))) => Err(super::classify(&error, deadline)),
+            Ok(Err(RunError::User(error))) => Err(super::failure::classify(&error, deadline)),
             Ok(Err(RunError::TimedOut)) | Err(_) if left < self.wait => {
                 Err(Error::DeadlineExceeded)
             }

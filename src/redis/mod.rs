@@ -14,23 +14,16 @@
 
 mod call;
 mod cluster;
+mod failure;
+mod link;
 mod pool;
 mod reply;
 mod scripts;
 pub mod slot;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use redis::{
-    ErrorKind, IntoConnectionInfo, RedisError, RedisResult, ServerErrorKind, Value,
-    aio::MultiplexedConnection,
-};
+use redis::{ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind, Value};
 
 pub use call::Call;
 pub use pool::{PoolMode, PoolStatistics};
@@ -39,6 +32,8 @@ pub use scripts::{NodeScript, Script, ScriptStates};
 
 use crate::{deadline::Deadline, error::Error};
 use cluster::ClusterPool;
+use failure::{ErrorCounts, Failure, classify, is_broken, leaves_link_unusable};
+pub(crate) use link::{Link, Target};
 use pool::StandalonePool;
 
 /// How to reach Redis.
@@ -93,95 +88,6 @@ enum Backend {
         node: String,
     },
     Cluster(Box<ClusterPool>),
-}
-
-/// Where a command is sent.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Target<'a> {
-    /// The primary serving this slot (standalone: the one node).
-    Slot(u16),
-    /// The node at this `host:port` (standalone: the one node).
-    Node(&'a str),
-    /// The node at this `host:port`, after `ASKING`: a slot being migrated
-    /// there (cluster only).
-    Asking(&'a str),
-}
-
-impl<'a> Target<'a> {
-    /// Where a script must be loaded for a call sent to `self` to find it.
-    fn for_load(self) -> Target<'a> {
-        match self {
-            Target::Asking(node) => Target::Node(node),
-            other => other,
-        }
-    }
-}
-
-/// A connection scripts are run, loaded and checked over.
-pub(crate) trait Link: Send {
-    /// Sends `cmd` to `to`.
-    fn send(
-        &mut self,
-        to: Target<'_>,
-        cmd: &redis::Cmd,
-    ) -> impl Future<Output = RedisResult<Value>> + Send;
-}
-
-impl Link for MultiplexedConnection {
-    /// One node: every target is this node.
-    async fn send(&mut self, _to: Target<'_>, cmd: &redis::Cmd) -> RedisResult<Value> {
-        cmd.query_async(self).await
-    }
-}
-
-/// Failed calls, by how they were read.
-#[derive(Debug, Default)]
-struct ErrorCounts {
-    unavailable: AtomicU64,
-    deadline: AtomicU64,
-    out_of_memory: AtomicU64,
-    internal: AtomicU64,
-}
-
-impl ErrorCounts {
-    fn count(&self, error: &Error) {
-        let counter = match error {
-            Error::Unavailable(_) => &self.unavailable,
-            Error::DeadlineExceeded => &self.deadline,
-            Error::OutOfMemory(_) => &self.out_of_memory,
-            Error::Internal { .. } => &self.internal,
-            // Not Redis's failures: the request's own.
-            Error::InvalidArgument(_) | Error::RequestIdReused => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Why a script call failed, before it is read as an [`Error`].
-enum Failure {
-    Redis(RedisError),
-    Sha { script: Script, got: String },
-}
-
-impl From<RedisError> for Failure {
-    fn from(error: RedisError) -> Self {
-        Self::Redis(error)
-    }
-}
-
-impl From<redis::ParsingError> for Failure {
-    fn from(error: redis::ParsingError) -> Self {
-        Self::Redis(error.into())
-    }
-}
-
-impl Failure {
-    fn into_error(self, deadline: Deadline) -> Error {
-        match self {
-            Failure::Redis(error) => classify(&error, deadline),
-            Failure::Sha { script, got } => sha_mismatch(script, &got),
-        }
-    }
 }
 
 impl Redis {
@@ -476,85 +382,10 @@ impl Redis {
     /// Failed calls so far, by kind.
     #[must_use]
     pub fn error_counts(&self) -> [(&'static str, u64); 4] {
-        let errors = &self.inner.errors;
-        [
-            ("unavailable", errors.unavailable.load(Ordering::Relaxed)),
-            ("deadline_exceeded", errors.deadline.load(Ordering::Relaxed)),
-            (
-                "out_of_memory",
-                errors.out_of_memory.load(Ordering::Relaxed),
-            ),
-            ("internal", errors.internal.load(Ordering::Relaxed)),
-        ]
+        self.inner.errors.counts()
     }
-}
-
-fn sha_mismatch(script: Script, got: &str) -> Error {
-    Error::internal(
-        script.name(),
-        format!("SCRIPT LOAD answered SHA {got}, expected {}", script.sha()),
-    )
 }
 
 /// Loads of a script one call may make. One is enough unless the script
 /// cache is flushed again between the load and the call.
 const NOSCRIPT_RELOADS: u32 = 3;
-
-/// Whether `error` means the connection itself is gone.
-fn is_broken(error: &RedisError) -> bool {
-    !error.is_timeout()
-        && (error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error())
-}
-
-/// Whether a health check's `result` means its connection must be
-/// replaced: it is gone, or it gave no answer in time, which for a check
-/// means the socket may be dead without a reset.
-fn leaves_link_unusable(result: &Result<(), Failure>) -> bool {
-    matches!(result, Err(Failure::Redis(error)) if is_broken(error) || error.is_timeout())
-}
-
-/// Reads a Redis failure as the service's error.
-pub(crate) fn classify(error: &RedisError, deadline: Deadline) -> Error {
-    if error.is_timeout() {
-        return if deadline.remaining().is_none() {
-            Error::DeadlineExceeded
-        } else {
-            Error::Unavailable(error.to_string())
-        };
-    }
-    match error.code() {
-        Some("OOM") => return Error::OutOfMemory(error.to_string()),
-        // Redis is there but cannot serve now: loading its data set, stuck
-        // in a long script, a cluster moving slots or failing over, or the
-        // script cache flushed again and again under the call.
-        Some(
-            "BUSY" | "LOADING" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN" | "READONLY" | "MOVED"
-            | "ASK" | "NOSCRIPT",
-        ) => return Error::Unavailable(error.to_string()),
-        _ => {}
-    }
-    if error.is_io_error()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || matches!(
-            error.kind(),
-            ErrorKind::AuthenticationFailed | ErrorKind::ClusterConnectionNotFound
-        )
-    {
-        return Error::Unavailable(error.to_string());
-    }
-    Error::internal("redis", error)
-}
-
-impl Error {
-    /// Names the script in an internal error that came from its call.
-    fn in_script(self, script: Script) -> Self {
-        match self {
-            Error::Internal { detail, .. } => Error::Internal {
-                context: script.name(),
-                detail,
-            },
-            other => other,
-        }
-    }
-}
