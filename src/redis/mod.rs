@@ -13,7 +13,9 @@
 //! script did not run *yet* (a slot moving, a failover under way).
 
 mod call;
+mod check;
 mod cluster;
+mod eval;
 mod failure;
 mod link;
 mod pool;
@@ -23,7 +25,7 @@ pub mod slot;
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{ErrorKind, IntoConnectionInfo, RedisError, ServerErrorKind, Value};
+use redis::{ErrorKind, IntoConnectionInfo, RedisError, Value};
 
 pub use call::Call;
 pub use pool::{PoolMode, PoolStatistics};
@@ -32,7 +34,7 @@ pub use scripts::{NodeScript, Script, ScriptStates};
 
 use crate::{deadline::Deadline, error::Error};
 use cluster::ClusterPool;
-use failure::{ErrorCounts, Failure, classify, is_broken, leaves_link_unusable};
+use failure::{ErrorCounts, Failure};
 pub(crate) use link::{Link, Target};
 use pool::StandalonePool;
 
@@ -148,35 +150,6 @@ impl Redis {
         self.inner.trouble.notified().await;
     }
 
-    #[tracing::instrument(
-        name = "redis.script",
-        level = "debug",
-        skip_all,
-        fields(db.system = "redis", rmw.script = call.script().name())
-    )]
-    async fn eval_once(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
-        let script = call.script();
-        let value = match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
-                let mut lease = pool.lease(deadline).await?;
-                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-                let conn = lease.conn();
-                conn.set_response_timeout(left);
-                let result = self
-                    .eval_on(conn, Target::Node(node), Some(node), call)
-                    .await;
-                if let Err(Failure::Redis(error)) = &result
-                    && is_broken(error)
-                {
-                    lease.mark_broken();
-                }
-                result.map_err(|failure| failure.into_error(deadline))
-            }
-            Backend::Cluster(cluster) => self.eval_in_cluster(cluster, call, deadline).await,
-        };
-        Reply::decode(script, value.map_err(|error| error.in_script(script))?)
-    }
-
     /// Runs `call` in the cluster: routed by the slot of its keys, and sent
     /// again, until `deadline`, while the cluster answers that it did not
     /// run it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a primary not reachable).
@@ -230,130 +203,6 @@ impl Redis {
         }
     }
 
-    async fn eval_on<L: Link>(
-        &self,
-        conn: &mut L,
-        to: Target<'_>,
-        node: Option<&str>,
-        call: &Call,
-    ) -> Result<Value, Failure> {
-        let command = call.command();
-        let mut reloads = 0;
-        loop {
-            match conn.send(to, &command).await {
-                Err(error)
-                    if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
-                        && reloads < NOSCRIPT_RELOADS =>
-                {
-                    // Nothing ran: load the script and send the call again.
-                    reloads += 1;
-                    let script = call.script();
-                    if let Some(node) = node {
-                        self.inner.states.missing(node, script);
-                    }
-                    self.load(conn, to.for_load(), node, script).await?;
-                }
-                other => return Ok(other?),
-            }
-        }
-    }
-
-    /// `SCRIPT LOAD`s `script` at `to`, checking the SHA Redis answers.
-    async fn load<L: Link>(
-        &self,
-        conn: &mut L,
-        to: Target<'_>,
-        node: Option<&str>,
-        script: Script,
-    ) -> Result<(), Failure> {
-        let mut cmd = redis::cmd("SCRIPT");
-        cmd.arg("LOAD").arg(script.source());
-        let got: String = redis::from_redis_value(conn.send(to, &cmd).await?)?;
-        if got != script.sha() {
-            return Err(Failure::Sha { script, got });
-        }
-        if let Some(node) = node
-            && self.inner.states.loaded(node, script)
-        {
-            tracing::info!(script = script.name(), node, "script reloaded");
-        }
-        Ok(())
-    }
-
-    /// Checks that every node (every primary of a cluster) answers and has
-    /// every script, loading what is missing. Drives health: `Ok` means
-    /// ready to serve.
-    pub async fn check_scripts(&self, deadline: Deadline) -> Result<(), Error> {
-        match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
-                let mut lease = pool.patient_lease(deadline).await?;
-                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-                let conn = lease.conn();
-                conn.set_response_timeout(left);
-                let result = self.check_node(conn, node).await;
-                if leaves_link_unusable(&result) {
-                    lease.mark_broken();
-                }
-                result.map_err(|failure| failure.into_error(deadline))
-            }
-            Backend::Cluster(cluster) => {
-                let check = self.check_cluster(cluster, deadline);
-                tokio::time::timeout_at(deadline.instant(), check)
-                    .await
-                    .unwrap_or(Err(Error::DeadlineExceeded))
-            }
-        }
-    }
-
-    /// Reads the cluster's primaries, forgets nodes that left, and checks
-    /// each; the first failure, naming its node, is the answer.
-    async fn check_cluster(&self, cluster: &ClusterPool, deadline: Deadline) -> Result<(), Error> {
-        let mut conn = cluster.lease(deadline).await?;
-        let primaries = cluster
-            .refresh(&mut conn)
-            .await
-            .map_err(|error| classify(&error, deadline))?;
-        self.inner.states.retain(&primaries);
-        let nodes = cluster.nodes();
-        nodes.retain(&primaries);
-        let mut first = Ok(());
-        for node in &primaries {
-            let checked = match nodes.get(node).await {
-                Ok(mut link) => self.check_node(&mut link, node).await,
-                Err(error) => Err(Failure::Redis(error)),
-            };
-            if leaves_link_unusable(&checked) {
-                nodes.failed(node);
-            }
-            if let Err(failure) = checked {
-                let error = match failure.into_error(deadline) {
-                    Error::Unavailable(detail) => Error::Unavailable(format!("{node}: {detail}")),
-                    other => other,
-                };
-                first = first.and(Err(error));
-            }
-        }
-        first
-    }
-
-    async fn check_node<L: Link>(&self, conn: &mut L, node: &str) -> Result<(), Failure> {
-        let mut exists = redis::cmd("SCRIPT");
-        exists.arg("EXISTS");
-        for script in Script::ALL {
-            exists.arg(script.sha());
-        }
-        let present: Vec<bool> =
-            redis::from_redis_value(conn.send(Target::Node(node), &exists).await?)?;
-        self.inner.states.checked(node, &present);
-        for (script, present) in Script::ALL.iter().zip(present) {
-            if !present {
-                self.load(conn, Target::Node(node), Some(node), *script)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
     /// What every node has of every script.
     #[must_use]
     pub fn script_states(&self) -> &ScriptStates {
@@ -385,7 +234,3 @@ impl Redis {
         self.inner.errors.counts()
     }
 }
-
-/// Loads of a script one call may make. One is enough unless the script
-/// cache is flushed again between the load and the call.
-const NOSCRIPT_RELOADS: u32 = 3;
