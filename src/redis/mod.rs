@@ -11,6 +11,11 @@
 //! `Link`, a connection that can send a command to where a script runs.
 //! Only the cluster adds a loop around it, for the replies that say the
 //! script did not run *yet* (a slot moving, a failover under way).
+//!
+//! One file per concern: `eval` (the path above), `cluster` (its pool,
+//! slot map and resend loop), `check` (health's check of the scripts on
+//! every node), `failure` (how a failed call reads), `link` (where a
+//! command goes), `pool` (standalone), and `scripts`, `call`, `reply`.
 
 mod call;
 mod check;
@@ -25,7 +30,7 @@ pub mod slot;
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{ErrorKind, IntoConnectionInfo, RedisError, Value};
+use redis::{ErrorKind, IntoConnectionInfo, RedisError};
 
 pub use call::Call;
 pub use pool::{PoolMode, PoolStatistics};
@@ -34,8 +39,7 @@ pub use scripts::{NodeScript, Script, ScriptStates};
 
 use crate::{deadline::Deadline, error::Error};
 use cluster::ClusterPool;
-use failure::{ErrorCounts, Failure};
-pub(crate) use link::{Link, Target};
+use failure::ErrorCounts;
 use pool::StandalonePool;
 
 /// How to reach Redis.
@@ -148,59 +152,6 @@ impl Redis {
     /// rather than at its next interval.
     pub async fn trouble(&self) {
         self.inner.trouble.notified().await;
-    }
-
-    /// Runs `call` in the cluster: routed by the slot of its keys, and sent
-    /// again, until `deadline`, while the cluster answers that it did not
-    /// run it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a primary not reachable).
-    /// A call that may have run is never sent again: its outcome is
-    /// unknown, and the caller hears UNAVAILABLE (README: "Errors").
-    async fn eval_in_cluster(
-        &self,
-        cluster: &ClusterPool,
-        call: &Call,
-        deadline: Deadline,
-    ) -> Result<Value, Error> {
-        let mut conn = cluster.lease(deadline).await?;
-        let slot = call.slot();
-        let mut redirect: Option<cluster::Redirect> = None;
-        let mut pause = cluster::FIRST_PAUSE;
-        let mut redirects_in_a_row = 0;
-        loop {
-            let (to, node) = match &redirect {
-                Some(redirect) => (redirect.target(), Some(redirect.node.clone())),
-                None => (Target::Slot(slot), cluster.node_of(slot)),
-            };
-            let attempt = self.eval_on(&mut conn, to, node.as_deref(), call);
-            let Ok(result) = tokio::time::timeout_at(deadline.instant(), attempt).await else {
-                return Err(Error::DeadlineExceeded);
-            };
-            let error = match result {
-                Ok(value) => return Ok(value),
-                Err(Failure::Redis(error)) if cluster::not_run(&error) => error,
-                Err(failure) => return Err(failure.into_error(deadline)),
-            };
-            cluster.count_resend(&error);
-            redirect = cluster::Redirect::of(&error);
-            redirects_in_a_row = if redirect.is_some() {
-                redirects_in_a_row + 1
-            } else {
-                0
-            };
-            // A redirection is followed at once, unless redirections go in
-            // circles while the slot map settles; anything else waits for
-            // the cluster to settle.
-            if redirect.is_none() || redirects_in_a_row > cluster::REDIRECTS_IN_A_ROW {
-                if deadline.remaining().is_none_or(|left| left <= pause) {
-                    // Not run, and no time left to send it again.
-                    return Err(Error::Unavailable(error.to_string()));
-                }
-                tracing::debug!(%error, "the cluster did not run the script; sending it again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(cluster::MAX_PAUSE);
-                redirects_in_a_row = 0;
-            }
-        }
     }
 
     /// What every node has of every script.
