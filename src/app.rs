@@ -119,7 +119,7 @@ pub async fn serve(
             max_items: config.max_items as usize,
         },
     };
-    let metrics = Metrics::new(redis.clone());
+    let metrics = Metrics::new(redis.collector());
 
     let mut routes = RoutesBuilder::default();
     let services = grpc::add_api(&mut routes, &cx, &redis, config.max_message_bytes as usize);

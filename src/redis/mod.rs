@@ -15,7 +15,8 @@
 //! One file per concern: `eval` (the path above), `cluster` (its pool,
 //! slot map and resend loop), `check` (health's check of the scripts on
 //! every node), `failure` (how a failed call reads), `link` (where a
-//! command goes), `pool` (standalone), and `scripts`, `call`, `reply`.
+//! command goes), `metrics` (what Prometheus reads), `pool` (standalone),
+//! and `scripts`, `call`, `reply`.
 
 mod call;
 mod check;
@@ -23,6 +24,7 @@ mod cluster;
 mod eval;
 mod failure;
 mod link;
+mod metrics;
 mod pool;
 mod reply;
 mod scripts;
@@ -158,30 +160,5 @@ impl Redis {
     #[must_use]
     pub fn script_states(&self) -> &ScriptStates {
         &self.inner.states
-    }
-
-    /// The pool's connections and checkouts.
-    #[must_use]
-    pub fn pool_statistics(&self) -> PoolStatistics {
-        match &self.inner.backend {
-            Backend::Standalone { pool, .. } => pool.statistics(),
-            Backend::Cluster(cluster) => cluster.statistics(),
-        }
-    }
-
-    /// Calls the cluster did not run and that were sent again, by reason;
-    /// empty standalone.
-    #[must_use]
-    pub fn cluster_resends(&self) -> Vec<(&'static str, u64)> {
-        match &self.inner.backend {
-            Backend::Standalone { .. } => Vec::new(),
-            Backend::Cluster(cluster) => cluster.resends(),
-        }
-    }
-
-    /// Failed calls so far, by kind.
-    #[must_use]
-    pub fn error_counts(&self) -> [(&'static str, u64); 4] {
-        self.inner.errors.counts()
     }
 }
