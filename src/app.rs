@@ -116,7 +116,7 @@ pub async fn serve(
         clock_skew_secs: config.quota_clock_skew_secs,
         limits: config.limits,
     };
-    let metrics = Metrics::new(redis.clone());
+    let metrics = Metrics::new(redis.collector());
 
     let mut routes = RoutesBuilder::default();
     let services = grpc::add_api(&mut routes, &cx, config.max_message_bytes as usize);
@@ -142,7 +142,8 @@ pub async fn serve(
         checks.await;
         anyhow::Ok(())
     });
-    let health_service = || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
+    let health_service =
+        || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
     routes.add_service(health_service());
     let admin = Admin::new(cx.clone(), health.clone());
     grpc::add_admin(&mut routes, admin, config.max_message_bytes as usize);
@@ -162,7 +163,10 @@ pub async fn serve(
 
     if let Some(listener) = listeners.metrics {
         let drained = life.drained.clone().cancelled_owned();
-        life.spawn("metrics server", Arc::clone(&metrics).serve(listener, drained));
+        life.spawn(
+            "metrics server",
+            Arc::clone(&metrics).serve(listener, drained),
+        );
     }
     if let Some(listener) = listeners.health {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));

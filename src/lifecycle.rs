@@ -52,8 +52,11 @@ impl Lifecycle {
     /// Runs `task` until it ends; if it fails, its error is kept for
     /// [`Lifecycle::join`] and shutdown begins, so that a server that died
     /// is not a silent hole in the service.
-    pub fn spawn<E>(&self, name: &'static str, task: impl Future<Output = Result<(), E>> + Send + 'static)
-    where
+    pub fn spawn<E>(
+        &self,
+        name: &'static str,
+        task: impl Future<Output = Result<(), E>> + Send + 'static,
+    ) where
         E: Into<anyhow::Error> + Send + 'static,
     {
         let stopping = self.stopping.clone();
@@ -61,7 +64,10 @@ impl Lifecycle {
         self.tasks.spawn(async move {
             if let Err(error) = task.await {
                 let error = error.into().context(name);
-                tracing::error!(error = format!("{error:#}"), "a server failed; shutting down");
+                tracing::error!(
+                    error = format!("{error:#}"),
+                    "a server failed; shutting down"
+                );
                 failures
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
@@ -75,7 +81,10 @@ impl Lifecycle {
     /// first failure, if any, is the answer.
     pub async fn join(&self, patience: Duration) -> anyhow::Result<()> {
         self.tasks.close();
-        if tokio::time::timeout(patience, self.tasks.wait()).await.is_err() {
+        if tokio::time::timeout(patience, self.tasks.wait())
+            .await
+            .is_err()
+        {
             tracing::warn!(?patience, "background tasks still running; leaving them");
         }
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);

@@ -5,8 +5,7 @@ use std::time::Duration;
 
 use rmw::proto::v1::{
     CompareAndSwapRequest, GetHealthRequest, GetHealthResponse, GetScriptStatusRequest,
-    GetValueRequest,
-    compare_and_swap_response as cas,
+    GetValueRequest, compare_and_swap_response as cas,
 };
 use tokio::time::Instant;
 use tonic::Code;
@@ -108,7 +107,10 @@ async fn redis_outage_and_recovery() {
     assert!(!health.serving);
     assert!(!health.components[0].serving, "{health:?}");
     let why = &health.components[0].detail;
-    assert!(why.contains("unavailable") || why.contains("no answer"), "{health:?}");
+    assert!(
+        why.contains("unavailable") || why.contains("no answer"),
+        "{health:?}"
+    );
     assert!(!health.components[1].serving, "{health:?}");
     assert!(health.components[2].serving, "{health:?}");
     // Answers come fast while Redis is known to be down.

@@ -103,7 +103,10 @@ impl Health {
     #[must_use]
     pub fn components(&self) -> Vec<(Component, State)> {
         let states = self.states.lock().unwrap_or_else(PoisonError::into_inner);
-        Component::ALL.into_iter().zip(states.iter().cloned()).collect()
+        Component::ALL
+            .into_iter()
+            .zip(states.iter().cloned())
+            .collect()
     }
 
     /// Whether every component is well.
@@ -169,7 +172,11 @@ impl Health {
                     other => other.to_string(),
                 };
                 self.record(Component::Redis, false, detail);
-                self.record(Component::Scripts, false, "redis is not answering".to_owned())
+                self.record(
+                    Component::Scripts,
+                    false,
+                    "redis is not answering".to_owned(),
+                )
             }
             Err(error) => {
                 self.record(Component::Redis, true, "answering".to_owned());
@@ -246,6 +253,9 @@ mod tests {
         assert!(health.checked(&Ok(())));
         health.record(Component::Draining, false, "shutting down".into());
         assert!(!health.serving());
-        assert!(!health.checked(&Ok(())), "a draining service does not serve");
+        assert!(
+            !health.checked(&Ok(())),
+            "a draining service does not serve"
+        );
     }
 }

@@ -11,27 +11,30 @@
 //! `Link`, a connection that can send a command to where a script runs.
 //! Only the cluster adds a loop around it, for the replies that say the
 //! script did not run *yet* (a slot moving, a failover under way).
+//!
+//! One file per concern: `eval` (the path above), `cluster` (its pool,
+//! slot map and resend loop), `check` (health's check of the scripts on
+//! every node), `failure` (how a failed call reads), `link` (where a
+//! command goes), `metrics` (what Prometheus reads), `pool` (standalone),
+//! and `scripts` (with `field`, the stream field codes they write), `call`,
+//! `reply`.
 
 mod call;
+mod check;
 mod cluster;
+mod eval;
+mod failure;
 pub mod field;
+mod link;
+mod metrics;
 mod pool;
 mod reply;
 mod scripts;
 pub mod slot;
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{sync::Arc, time::Duration};
 
-use redis::{
-    ErrorKind, IntoConnectionInfo, RedisError, RedisResult, ServerErrorKind, Value,
-    aio::MultiplexedConnection,
-};
+use redis::{ErrorKind, IntoConnectionInfo, RedisError};
 
 pub use call::Call;
 pub use pool::{PoolMode, PoolStatistics};
@@ -40,6 +43,7 @@ pub use scripts::{NodeScript, Script, ScriptStates};
 
 use crate::{deadline::Deadline, error::Error};
 use cluster::ClusterPool;
+use failure::ErrorCounts;
 use pool::StandalonePool;
 
 /// How to reach Redis.
@@ -94,95 +98,6 @@ enum Backend {
         node: String,
     },
     Cluster(Box<ClusterPool>),
-}
-
-/// Where a command is sent.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Target<'a> {
-    /// The primary serving this slot (standalone: the one node).
-    Slot(u16),
-    /// The node at this `host:port` (standalone: the one node).
-    Node(&'a str),
-    /// The node at this `host:port`, after `ASKING`: a slot being migrated
-    /// there (cluster only).
-    Asking(&'a str),
-}
-
-impl<'a> Target<'a> {
-    /// Where a script must be loaded for a call sent to `self` to find it.
-    fn for_load(self) -> Target<'a> {
-        match self {
-            Target::Asking(node) => Target::Node(node),
-            other => other,
-        }
-    }
-}
-
-/// A connection scripts are run, loaded and checked over.
-pub(crate) trait Link: Send {
-    /// Sends `cmd` to `to`.
-    fn send(
-        &mut self,
-        to: Target<'_>,
-        cmd: &redis::Cmd,
-    ) -> impl Future<Output = RedisResult<Value>> + Send;
-}
-
-impl Link for MultiplexedConnection {
-    /// One node: every target is this node.
-    async fn send(&mut self, _to: Target<'_>, cmd: &redis::Cmd) -> RedisResult<Value> {
-        cmd.query_async(self).await
-    }
-}
-
-/// Failed calls, by how they were read.
-#[derive(Debug, Default)]
-struct ErrorCounts {
-    unavailable: AtomicU64,
-    deadline: AtomicU64,
-    out_of_memory: AtomicU64,
-    internal: AtomicU64,
-}
-
-impl ErrorCounts {
-    fn count(&self, error: &Error) {
-        let counter = match error {
-            Error::Unavailable(_) => &self.unavailable,
-            Error::DeadlineExceeded => &self.deadline,
-            Error::OutOfMemory(_) => &self.out_of_memory,
-            Error::Internal { .. } => &self.internal,
-            // Not Redis's failures: the request's own.
-            Error::InvalidArgument(_) | Error::RequestIdReused => return,
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-}
-
-/// Why a script call failed, before it is read as an [`Error`].
-enum Failure {
-    Redis(RedisError),
-    Sha { script: Script, got: String },
-}
-
-impl From<RedisError> for Failure {
-    fn from(error: RedisError) -> Self {
-        Self::Redis(error)
-    }
-}
-
-impl From<redis::ParsingError> for Failure {
-    fn from(error: redis::ParsingError) -> Self {
-        Self::Redis(error.into())
-    }
-}
-
-impl Failure {
-    fn into_error(self, deadline: Deadline) -> Error {
-        match self {
-            Failure::Redis(error) => classify(&error, deadline),
-            Failure::Sha { script, got } => sha_mismatch(script, &got),
-        }
-    }
 }
 
 impl Redis {
@@ -243,319 +158,9 @@ impl Redis {
         self.inner.trouble.notified().await;
     }
 
-    #[tracing::instrument(
-        name = "redis.script",
-        level = "debug",
-        skip_all,
-        fields(db.system = "redis", rmw.script = call.script().name())
-    )]
-    async fn eval_once(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
-        let script = call.script();
-        let value = match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
-                let mut lease = pool.lease(deadline).await?;
-                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-                let conn = lease.conn();
-                conn.set_response_timeout(left);
-                let result = self
-                    .eval_on(conn, Target::Node(node), Some(node), call)
-                    .await;
-                if let Err(Failure::Redis(error)) = &result
-                    && is_broken(error)
-                {
-                    lease.mark_broken();
-                }
-                result.map_err(|failure| failure.into_error(deadline))
-            }
-            Backend::Cluster(cluster) => self.eval_in_cluster(cluster, call, deadline).await,
-        };
-        Reply::decode(script, value.map_err(|error| error.in_script(script))?)
-    }
-
-    /// Runs `call` in the cluster: routed by the slot of its keys, and sent
-    /// again, until `deadline`, while the cluster answers that it did not
-    /// run it (MOVED, ASK, TRYAGAIN, CLUSTERDOWN, a primary not reachable).
-    /// A call that may have run is never sent again: its outcome is
-    /// unknown, and the caller hears UNAVAILABLE (README: "Errors").
-    async fn eval_in_cluster(
-        &self,
-        cluster: &ClusterPool,
-        call: &Call,
-        deadline: Deadline,
-    ) -> Result<Value, Error> {
-        let mut conn = cluster.lease(deadline).await?;
-        let slot = call.slot();
-        let mut redirect: Option<cluster::Redirect> = None;
-        let mut pause = cluster::FIRST_PAUSE;
-        let mut redirects_in_a_row = 0;
-        loop {
-            let (to, node) = match &redirect {
-                Some(redirect) => (redirect.target(), Some(redirect.node.clone())),
-                None => (Target::Slot(slot), cluster.node_of(slot)),
-            };
-            let attempt = self.eval_on(&mut conn, to, node.as_deref(), call);
-            let Ok(result) = tokio::time::timeout_at(deadline.instant(), attempt).await else {
-                return Err(Error::DeadlineExceeded);
-            };
-            let error = match result {
-                Ok(value) => return Ok(value),
-                Err(Failure::Redis(error)) if cluster::not_run(&error) => error,
-                Err(failure) => return Err(failure.into_error(deadline)),
-            };
-            cluster.count_resend(&error);
-            redirect = cluster::Redirect::of(&error);
-            redirects_in_a_row = if redirect.is_some() {
-                redirects_in_a_row + 1
-            } else {
-                0
-            };
-            // A redirection is followed at once, unless redirections go in
-            // circles while the slot map settles; anything else waits for
-            // the cluster to settle.
-            if redirect.is_none() || redirects_in_a_row > cluster::REDIRECTS_IN_A_ROW {
-                if deadline.remaining().is_none_or(|left| left <= pause) {
-                    // Not run, and no time left to send it again.
-                    return Err(Error::Unavailable(error.to_string()));
-                }
-                tracing::debug!(%error, "the cluster did not run the script; sending it again");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(cluster::MAX_PAUSE);
-                redirects_in_a_row = 0;
-            }
-        }
-    }
-
-    async fn eval_on<L: Link>(
-        &self,
-        conn: &mut L,
-        to: Target<'_>,
-        node: Option<&str>,
-        call: &Call,
-    ) -> Result<Value, Failure> {
-        let command = call.command();
-        let mut reloads = 0;
-        loop {
-            match conn.send(to, &command).await {
-                Err(error)
-                    if error.kind() == ErrorKind::Server(ServerErrorKind::NoScript)
-                        && reloads < NOSCRIPT_RELOADS =>
-                {
-                    // Nothing ran: load the script and send the call again.
-                    reloads += 1;
-                    let script = call.script();
-                    if let Some(node) = node {
-                        self.inner.states.missing(node, script);
-                    }
-                    self.load(conn, to.for_load(), node, script).await?;
-                }
-                other => return Ok(other?),
-            }
-        }
-    }
-
-    /// `SCRIPT LOAD`s `script` at `to`, checking the SHA Redis answers.
-    async fn load<L: Link>(
-        &self,
-        conn: &mut L,
-        to: Target<'_>,
-        node: Option<&str>,
-        script: Script,
-    ) -> Result<(), Failure> {
-        let mut cmd = redis::cmd("SCRIPT");
-        cmd.arg("LOAD").arg(script.source());
-        let got: String = redis::from_redis_value(conn.send(to, &cmd).await?)?;
-        if got != script.sha() {
-            return Err(Failure::Sha { script, got });
-        }
-        if let Some(node) = node
-            && self.inner.states.loaded(node, script)
-        {
-            tracing::info!(script = script.name(), node, "script reloaded");
-        }
-        Ok(())
-    }
-
-    /// Checks that every node (every primary of a cluster) answers and has
-    /// every script, loading what is missing. Drives health: `Ok` means
-    /// ready to serve.
-    pub async fn check_scripts(&self, deadline: Deadline) -> Result<(), Error> {
-        match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
-                let mut lease = pool.patient_lease(deadline).await?;
-                let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
-                let conn = lease.conn();
-                conn.set_response_timeout(left);
-                let result = self.check_node(conn, node).await;
-                if leaves_link_unusable(&result) {
-                    lease.mark_broken();
-                }
-                result.map_err(|failure| failure.into_error(deadline))
-            }
-            Backend::Cluster(cluster) => {
-                let check = self.check_cluster(cluster, deadline);
-                tokio::time::timeout_at(deadline.instant(), check)
-                    .await
-                    .unwrap_or(Err(Error::DeadlineExceeded))
-            }
-        }
-    }
-
-    /// Reads the cluster's primaries, forgets nodes that left, and checks
-    /// each; the first failure, naming its node, is the answer.
-    async fn check_cluster(&self, cluster: &ClusterPool, deadline: Deadline) -> Result<(), Error> {
-        let mut conn = cluster.lease(deadline).await?;
-        let primaries = cluster
-            .refresh(&mut conn)
-            .await
-            .map_err(|error| classify(&error, deadline))?;
-        self.inner.states.retain(&primaries);
-        let nodes = cluster.nodes();
-        nodes.retain(&primaries);
-        let mut first = Ok(());
-        for node in &primaries {
-            let checked = match nodes.get(node).await {
-                Ok(mut link) => self.check_node(&mut link, node).await,
-                Err(error) => Err(Failure::Redis(error)),
-            };
-            if leaves_link_unusable(&checked) {
-                nodes.failed(node);
-            }
-            if let Err(failure) = checked {
-                let error = match failure.into_error(deadline) {
-                    Error::Unavailable(detail) => Error::Unavailable(format!("{node}: {detail}")),
-                    other => other,
-                };
-                first = first.and(Err(error));
-            }
-        }
-        first
-    }
-
-    async fn check_node<L: Link>(&self, conn: &mut L, node: &str) -> Result<(), Failure> {
-        let mut exists = redis::cmd("SCRIPT");
-        exists.arg("EXISTS");
-        for script in Script::ALL {
-            exists.arg(script.sha());
-        }
-        let present: Vec<bool> =
-            redis::from_redis_value(conn.send(Target::Node(node), &exists).await?)?;
-        self.inner.states.checked(node, &present);
-        for (script, present) in Script::ALL.iter().zip(present) {
-            if !present {
-                self.load(conn, Target::Node(node), Some(node), *script)
-                    .await?;
-            }
-        }
-        Ok(())
-    }
-
     /// What every node has of every script.
     #[must_use]
     pub fn script_states(&self) -> &ScriptStates {
         &self.inner.states
-    }
-
-    /// The pool's connections and checkouts.
-    #[must_use]
-    pub fn pool_statistics(&self) -> PoolStatistics {
-        match &self.inner.backend {
-            Backend::Standalone { pool, .. } => pool.statistics(),
-            Backend::Cluster(cluster) => cluster.statistics(),
-        }
-    }
-
-    /// Calls the cluster did not run and that were sent again, by reason;
-    /// empty standalone.
-    #[must_use]
-    pub fn cluster_resends(&self) -> Vec<(&'static str, u64)> {
-        match &self.inner.backend {
-            Backend::Standalone { .. } => Vec::new(),
-            Backend::Cluster(cluster) => cluster.resends(),
-        }
-    }
-
-    /// Failed calls so far, by kind.
-    #[must_use]
-    pub fn error_counts(&self) -> [(&'static str, u64); 4] {
-        let errors = &self.inner.errors;
-        [
-            ("unavailable", errors.unavailable.load(Ordering::Relaxed)),
-            ("deadline_exceeded", errors.deadline.load(Ordering::Relaxed)),
-            (
-                "out_of_memory",
-                errors.out_of_memory.load(Ordering::Relaxed),
-            ),
-            ("internal", errors.internal.load(Ordering::Relaxed)),
-        ]
-    }
-}
-
-fn sha_mismatch(script: Script, got: &str) -> Error {
-    Error::internal(
-        script.name(),
-        format!("SCRIPT LOAD answered SHA {got}, expected {}", script.sha()),
-    )
-}
-
-/// Loads of a script one call may make. One is enough unless the script
-/// cache is flushed again between the load and the call.
-const NOSCRIPT_RELOADS: u32 = 3;
-
-/// Whether `error` means the connection itself is gone.
-fn is_broken(error: &RedisError) -> bool {
-    !error.is_timeout()
-        && (error.is_io_error() || error.is_connection_dropped() || error.is_unrecoverable_error())
-}
-
-/// Whether a health check's `result` means its connection must be
-/// replaced: it is gone, or it gave no answer in time, which for a check
-/// means the socket may be dead without a reset.
-fn leaves_link_unusable(result: &Result<(), Failure>) -> bool {
-    matches!(result, Err(Failure::Redis(error)) if is_broken(error) || error.is_timeout())
-}
-
-/// Reads a Redis failure as the service's error.
-pub(crate) fn classify(error: &RedisError, deadline: Deadline) -> Error {
-    if error.is_timeout() {
-        return if deadline.remaining().is_none() {
-            Error::DeadlineExceeded
-        } else {
-            Error::Unavailable(error.to_string())
-        };
-    }
-    match error.code() {
-        Some("OOM") => return Error::OutOfMemory(error.to_string()),
-        // Redis is there but cannot serve now: loading its data set, stuck
-        // in a long script, a cluster moving slots or failing over, or the
-        // script cache flushed again and again under the call.
-        Some(
-            "BUSY" | "LOADING" | "MASTERDOWN" | "CLUSTERDOWN" | "TRYAGAIN" | "READONLY" | "MOVED"
-            | "ASK" | "NOSCRIPT",
-        ) => return Error::Unavailable(error.to_string()),
-        _ => {}
-    }
-    if error.is_io_error()
-        || error.is_connection_dropped()
-        || error.is_connection_refusal()
-        || matches!(
-            error.kind(),
-            ErrorKind::AuthenticationFailed | ErrorKind::ClusterConnectionNotFound
-        )
-    {
-        return Error::Unavailable(error.to_string());
-    }
-    Error::internal("redis", error)
-}
-
-impl Error {
-    /// Names the script in an internal error that came from its call.
-    fn in_script(self, script: Script) -> Self {
-        match self {
-            Error::Internal { detail, .. } => Error::Internal {
-                context: script.name(),
-                detail,
-            },
-            other => other,
-        }
     }
 }

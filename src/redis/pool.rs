@@ -180,7 +180,9 @@ impl StandalonePool {
         for _ in 0..=self.pool.state().connections {
             let pooled = match tokio::time::timeout(left, self.pool.get()).await {
                 Ok(Ok(pooled)) => pooled,
-                Ok(Err(RunError::User(error))) => return Err(super::classify(&error, deadline)),
+                Ok(Err(RunError::User(error))) => {
+                    return Err(super::failure::classify(&error, deadline));
+                }
                 Ok(Err(RunError::TimedOut)) | Err(_) if by_deadline => {
                     return Err(Error::DeadlineExceeded);
                 }

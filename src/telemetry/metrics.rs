@@ -4,17 +4,18 @@
 //! `oneof outcome` variant a response carries), with a latency histogram
 //! per method and a gauge of RPCs in flight, all from the per-RPC layer.
 //! Redis's side — pool connections and waits, script loads, errors by kind
-//! — is read from the Redis handle at each scrape.
+//! — comes from a collector the Redis layer hands over, which reads the
+//! Redis handle at each scrape: what it measures, and how, is Redis's.
 
 use std::{collections::HashMap, fmt, future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use prometheus_client::{
     collector::Collector,
-    encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric, text::encode},
+    encoding::{EncodeLabelSet, text::encode},
     metrics::{
-        counter::{ConstCounter, Counter},
+        counter::Counter,
         family::Family,
-        gauge::{ConstGauge, Gauge},
+        gauge::Gauge,
         histogram::{Histogram, exponential_buckets},
     },
     registry::Registry,
@@ -22,7 +23,7 @@ use prometheus_client::{
 use prost::Message;
 use tokio::net::TcpListener;
 
-use crate::{proto, redis::Redis};
+use crate::proto;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RpcLabels {
@@ -55,9 +56,10 @@ impl fmt::Debug for Metrics {
 }
 
 impl Metrics {
-    /// The metrics of a service over `redis`.
+    /// The metrics of a service, with `redis` collecting Redis's side at
+    /// each scrape.
     #[must_use]
-    pub fn new(redis: Redis) -> Arc<Self> {
+    pub fn new(redis: Box<dyn Collector>) -> Arc<Self> {
         let mut registry = Registry::with_prefix("rmw");
         let requests = Family::<RpcLabels, Counter>::default();
         registry.register(
@@ -80,7 +82,7 @@ impl Metrics {
             "RPCs being answered now",
             in_flight.clone(),
         );
-        registry.register_collector(Box::new(RedisCollector { redis }));
+        registry.register_collector(redis);
         Arc::new(Self {
             registry,
             requests,
@@ -180,154 +182,4 @@ fn method_names() -> HashMap<String, &'static str> {
         }
     }
     methods
-}
-
-/// Reads the Redis handle's pool and scripts at each scrape.
-#[derive(Debug)]
-struct RedisCollector {
-    redis: Redis,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct StateLabels {
-    state: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ScriptLabels {
-    script: &'static str,
-    node: String,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct ReasonLabels {
-    reason: &'static str,
-}
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct KindLabels {
-    kind: &'static str,
-}
-
-impl Collector for RedisCollector {
-    fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        self.encode_pool(&mut encoder)?;
-        self.encode_calls(&mut encoder)?;
-        self.encode_scripts(&mut encoder)
-    }
-}
-
-impl RedisCollector {
-    fn encode_pool(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
-        let pool = self.redis.pool_statistics();
-        let gauge = ConstGauge::new(0_i64);
-        let mut family = encoder.encode_descriptor(
-            "redis_pool_connections",
-            "Redis connections of the pool, open and idle",
-            None,
-            gauge.metric_type(),
-        )?;
-        for (state, n) in [("open", pool.open), ("idle", pool.idle)] {
-            ConstGauge::new(i64::from(n)).encode(family.encode_family(&StateLabels { state })?)?;
-        }
-        for (name, help, value) in [
-            (
-                "redis_pool_waited",
-                "Pool checkouts that had to wait for a connection",
-                pool.waited,
-            ),
-            (
-                "redis_pool_timed_out",
-                "Pool checkouts that gave up waiting",
-                pool.timed_out,
-            ),
-            (
-                "redis_connections_created",
-                "Redis connections made",
-                pool.created,
-            ),
-            (
-                "redis_connections_broken",
-                "Redis connections dropped after failing",
-                pool.broken,
-            ),
-        ] {
-            let counter = ConstCounter::new(value);
-            counter.encode(encoder.encode_descriptor(
-                name,
-                help,
-                None,
-                counter.metric_type(),
-            )?)?;
-        }
-        let wait = ConstCounter::new(pool.wait_time.as_secs_f64());
-        wait.encode(encoder.encode_descriptor(
-            "redis_pool_wait_seconds",
-            "Time spent waiting for a pooled connection",
-            None,
-            wait.metric_type(),
-        )?)
-    }
-
-    fn encode_calls(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
-        let errors = self.redis.error_counts();
-        let mut family = encoder.encode_descriptor(
-            "redis_errors",
-            "Failed Redis calls, by how the service read them",
-            None,
-            ConstCounter::new(0_u64).metric_type(),
-        )?;
-        for (kind, n) in errors {
-            ConstCounter::new(n).encode(family.encode_family(&KindLabels { kind })?)?;
-        }
-
-        let resends = self.redis.cluster_resends();
-        if !resends.is_empty() {
-            let mut family = encoder.encode_descriptor(
-                "redis_cluster_resends",
-                "Script calls the Redis Cluster did not run and that were sent again, by reason",
-                None,
-                ConstCounter::new(0_u64).metric_type(),
-            )?;
-            for (reason, n) in resends {
-                ConstCounter::new(n).encode(family.encode_family(&ReasonLabels { reason })?)?;
-            }
-        }
-        Ok(())
-    }
-
-    fn encode_scripts(&self, encoder: &mut DescriptorEncoder) -> Result<(), fmt::Error> {
-        let states = self.redis.script_states().snapshot();
-        let mut reloads = encoder.encode_descriptor(
-            "script_reloads",
-            "Script loads after the first, by script and Redis node (NOSCRIPT, restarts, SCRIPT FLUSH)",
-            None,
-            ConstCounter::new(0_u64).metric_type(),
-        )?;
-        for (node, scripts) in &states {
-            for (script, state) in crate::redis::Script::ALL.iter().zip(scripts) {
-                let labels = ScriptLabels {
-                    script: script.name(),
-                    node: node.clone(),
-                };
-                ConstCounter::new(state.reloads).encode(reloads.encode_family(&labels)?)?;
-            }
-        }
-        let mut loaded = encoder.encode_descriptor(
-            "script_loaded",
-            "Whether the script was loaded on the node at the last check (1) or not (0)",
-            None,
-            ConstGauge::new(0_i64).metric_type(),
-        )?;
-        for (node, scripts) in &states {
-            for (script, state) in crate::redis::Script::ALL.iter().zip(scripts) {
-                let labels = ScriptLabels {
-                    script: script.name(),
-                    node: node.clone(),
-                };
-                ConstGauge::new(i64::from(state.loaded)).encode(loaded.encode_family(&labels)?)?;
-            }
-        }
-        Ok(())
-    }
 }
