@@ -7,12 +7,14 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tonic::{
     service::RoutesBuilder,
-    transport::{Certificate, Identity, Server, ServerTlsConfig, server::TcpIncoming},
+    transport::{
+        Certificate, Identity, Server as GrpcServer, ServerTlsConfig, server::TcpIncoming,
+    },
 };
 use tonic_health::pb::health_server::HealthServer;
 
 use crate::{
-    config::Config,
+    config::{Config, Server},
     dev_redis::RedisProcess,
     grpc::{self, Admin, layer::RpcLayer},
     health::{DrainingHealth, Health},
@@ -41,12 +43,12 @@ impl Listeners {
                 .with_context(|| format!("cannot listen on {addr}"))
         };
         Ok(Self {
-            grpc: bind(config.listen).await?,
-            metrics: match config.metrics_listen {
+            grpc: bind(config.server.listen).await?,
+            metrics: match config.telemetry.metrics_listen {
                 Some(addr) => Some(bind(addr).await?),
                 None => None,
             },
-            health: match config.health_listen {
+            health: match config.health.health_listen {
                 Some(addr) => Some(bind(addr).await?),
                 None => None,
             },
@@ -55,21 +57,19 @@ impl Listeners {
 }
 
 /// Runs the service until SIGTERM or SIGINT: the binary's whole life.
-pub async fn run(config: Config) -> anyhow::Result<()> {
-    let telemetry = telemetry::init(config.log_format, &config.log)?;
+pub async fn run(mut config: Config) -> anyhow::Result<()> {
+    let telemetry = telemetry::init(config.telemetry.log_format, &config.telemetry.log)?;
     // Held until the end: dropping it stops the dev Redis.
     let mut dev_redis = None;
-    let url = match (&config.redis_url, config.dev) {
-        (Some(url), _) => url.clone(),
-        (None, true) => {
-            let redis = RedisProcess::start(&[]).await.context("--dev")?;
-            tracing::info!(url = %redis.url(), "started a private redis-server (--dev): its data is thrown away at exit");
-            dev_redis.insert(redis).url()
-        }
-        (None, false) => anyhow::bail!(
+    if config.redis.urls.is_empty() {
+        anyhow::ensure!(
+            config.redis.dev,
             "no Redis: pass --redis-url (RMW_REDIS_URL), or --dev to start a private redis-server"
-        ),
-    };
+        );
+        let redis = RedisProcess::start(&[]).await.context("--dev")?;
+        tracing::info!(url = %redis.url(), "started a private redis-server (--dev): its data is thrown away at exit");
+        config.redis.urls = vec![dev_redis.insert(redis).url()];
+    }
     let listeners = Listeners::bind(&config).await?;
     // The bound addresses, which differ from the configured ones for port 0.
     let bound = |listener: Option<&TcpListener>| {
@@ -81,11 +81,11 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         addr = bound(Some(&listeners.grpc)),
         metrics = bound(listeners.metrics.as_ref()),
         health = bound(listeners.health.as_ref()),
-        tls = config.tls_cert.is_some(),
+        tls = config.server.tls_cert.is_some(),
         "serving gRPC"
     );
     let summaries = tokio::spawn(telemetry.throttle.clone().summarise());
-    let served = serve(&config, &url, listeners, lifecycle::signal_received()).await;
+    let served = serve(&config, listeners, lifecycle::signal_received()).await;
     summaries.abort();
     drop(dev_redis);
     // The exporter needs the runtime to send what is buffered, so the
@@ -96,30 +96,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Serves on `listeners` against the Redis at `redis_url` until `shutdown`
+/// Serves on `listeners` against the configured Redis until `shutdown`
 /// resolves, then drains: health turns NOT_SERVING at once, in-flight RPCs
 /// finish (for at most the drain timeout), and this returns.
 pub async fn serve(
     config: &Config,
-    redis_url: &str,
     listeners: Listeners,
     shutdown: impl Future<Output = ()> + Send,
 ) -> anyhow::Result<()> {
     config.validate().map_err(anyhow::Error::msg)?;
-    let (redis, cluster) = redis(config, redis_url)?;
-    let cx = Context {
-        redis: redis.clone(),
-        keys: config.key_prefix.clone(),
-        idempotency_ttl: config.idempotency_ttl,
-        cluster,
-        stream_max_len: config.stream_max_len,
-        clock_skew_secs: config.quota_clock_skew_secs,
-        limits: config.limits,
-    };
+    let cx = context(config)?;
+    let redis = cx.redis.clone();
     let metrics = Metrics::new(redis.collector());
 
     let mut routes = RoutesBuilder::default();
-    let services = grpc::add_api(&mut routes, &cx, config.max_message_bytes as usize);
+    let services = grpc::add_api(&mut routes, &cx, config.server.max_message_bytes as usize);
     let advertised: Vec<&'static str> = services
         .iter()
         .copied()
@@ -135,9 +126,11 @@ pub async fn serve(
     let health = Health::new(reporter.clone(), services);
     health.starting().await;
     let life = Lifecycle::new();
-    let checks = health
-        .clone()
-        .watch(redis.clone(), config.health_interval, life.stopping.clone());
+    let checks = health.clone().watch(
+        redis.clone(),
+        config.health.health_interval,
+        life.stopping.clone(),
+    );
     life.spawn("health checks", async move {
         checks.await;
         anyhow::Ok(())
@@ -146,7 +139,7 @@ pub async fn serve(
         || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
     routes.add_service(health_service());
     let admin = Admin::new(cx.clone(), health.clone());
-    grpc::add_admin(&mut routes, admin, config.max_message_bytes as usize);
+    grpc::add_admin(&mut routes, admin, config.server.max_message_bytes as usize);
     let signal = {
         let life = life.clone();
         async move {
@@ -170,14 +163,15 @@ pub async fn serve(
     }
     if let Some(listener) = listeners.health {
         let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-        let server = Server::builder()
+        let server = GrpcServer::builder()
             .add_service(health_service())
             .serve_with_incoming_shutdown(incoming, life.drained.clone().cancelled_owned());
         life.spawn("health server", server);
     }
 
-    let mut builder = Server::builder().max_concurrent_streams(config.max_concurrent_streams);
-    if let Some(tls) = tls_config(config)? {
+    let mut builder =
+        GrpcServer::builder().max_concurrent_streams(config.server.max_concurrent_streams);
+    if let Some(tls) = tls_config(&config.server)? {
         builder = builder.tls_config(tls)?;
     }
     // The builder's TCP_NODELAY does not reach `serve_with_incoming`; set on
@@ -185,14 +179,14 @@ pub async fn serve(
     let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
     let server = builder
         .layer(RpcLayer::new(
-            config.default_timeout,
-            config.max_timeout,
+            config.server.default_timeout,
+            config.server.max_timeout,
             metrics,
         ))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, signal);
 
-    let drain_timeout = config.drain_timeout;
+    let drain_timeout = config.server.drain_timeout;
     let result = tokio::select! {
         result = server => result.context("gRPC server failed"),
         () = async {
@@ -211,30 +205,32 @@ pub async fn serve(
     result.and(joined)
 }
 
-/// The Redis handle for `redis_url` (several URLs: a cluster's seeds), and
-/// whether it is a cluster.
-fn redis(config: &Config, redis_url: &str) -> anyhow::Result<(Redis, bool)> {
-    let urls: Vec<String> = redis_url
-        .split(',')
-        .map(str::trim)
-        .filter(|url| !url.is_empty())
-        .map(str::to_owned)
-        .collect();
-    let cluster = config.redis_cluster || urls.len() > 1;
+/// What every operation runs with: the configured Redis (connected in the
+/// background) and the key layout and settings of its data.
+fn context(config: &Config) -> anyhow::Result<Context> {
+    let settings = &config.redis;
     let redis = Redis::new(&RedisConfig {
-        urls,
-        cluster,
-        pool_size: config.pool_size,
-        pool_wait: config.pool_wait,
-        pool_mode: config.pool_mode,
-        max_timeout: config.max_timeout,
+        urls: settings.urls.clone(),
+        cluster: settings.is_cluster(),
+        pool_size: settings.pool_size,
+        pool_wait: settings.pool_wait,
+        pool_mode: settings.pool_mode,
+        max_timeout: config.server.max_timeout,
     })
     .context("bad Redis URL")?;
-    Ok((redis, cluster))
+    Ok(Context {
+        redis,
+        keys: settings.key_prefix.clone(),
+        idempotency_ttl: settings.idempotency_ttl,
+        cluster: settings.is_cluster(),
+        stream_max_len: settings.stream_max_len,
+        clock_skew_secs: settings.quota_clock_skew_secs,
+        limits: config.limits,
+    })
 }
 
 /// TLS (and mutual TLS) from the configured PEM files.
-fn tls_config(config: &Config) -> anyhow::Result<Option<ServerTlsConfig>> {
+fn tls_config(config: &Server) -> anyhow::Result<Option<ServerTlsConfig>> {
     let (Some(cert), Some(key)) = (&config.tls_cert, &config.tls_key) else {
         return Ok(None);
     };

@@ -2,7 +2,8 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, ValueEnum};
+use redis::IntoConnectionInfo;
 
 use crate::{
     ops::{Keyspace, Limits, types::MAX_SAFE_INTEGER},
@@ -13,16 +14,90 @@ use crate::{
 #[derive(Clone, Debug, Parser)]
 #[command(version, about, long_about = None, args_override_self = true)]
 pub struct Config {
+    /// How the service serves gRPC.
+    #[command(flatten, next_help_heading = "Server")]
+    pub server: Server,
+
+    /// Which Redis, and how data lives in it.
+    #[command(flatten, next_help_heading = "Redis")]
+    pub redis: RedisSettings,
+
+    /// What one request may carry.
+    #[command(flatten, next_help_heading = "Limits")]
+    pub limits: Limits,
+
+    /// How health is checked and served.
+    #[command(flatten, next_help_heading = "Health")]
+    pub health: HealthSettings,
+
+    /// Metrics and logs.
+    #[command(flatten, next_help_heading = "Telemetry")]
+    pub telemetry: Telemetry,
+}
+
+/// How the service serves gRPC.
+#[derive(Clone, Debug, Args)]
+pub struct Server {
     /// Address to serve gRPC on.
     #[arg(long, env = "RMW_LISTEN", default_value = "0.0.0.0:50051")]
     pub listen: SocketAddr,
 
+    /// PEM certificate (chain) for gRPC over TLS; needs `--tls-key`.
+    #[arg(long, env = "RMW_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// PEM private key for `--tls-cert`.
+    #[arg(long, env = "RMW_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s): clients must present a certificate they
+    /// signed (mutual TLS). Needs `--tls-cert`.
+    #[arg(long, env = "RMW_TLS_CLIENT_CA", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// Largest request message accepted, in bytes; a larger one is refused
+    /// with OUT_OF_RANGE before it is decoded.
+    #[arg(long, env = "RMW_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
+    pub max_message_bytes: u32,
+
+    /// Most RPCs in flight on one client connection (HTTP/2
+    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); more wait in the client.
+    #[arg(long, env = "RMW_MAX_CONCURRENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_concurrent_streams: u32,
+
+    /// Deadline of a request whose caller set none: 1ms to 1h, and at
+    /// most `--max-timeout`.
+    #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration_within(MILLI, HOUR))]
+    pub default_timeout: Duration,
+
+    /// The longest deadline a request gets, whatever its caller's
+    /// `grpc-timeout` says, so that no caller holds a pooled connection
+    /// for hours: 1ms to 1h.
+    #[arg(long, env = "RMW_MAX_TIMEOUT", default_value = "30s", value_parser = duration_within(MILLI, HOUR))]
+    pub max_timeout: Duration,
+
+    /// After SIGTERM, how long in-flight requests may take to finish: 0s to
+    /// 1h.
+    #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration_within(Duration::ZERO, HOUR))]
+    pub drain_timeout: Duration,
+
+    /// Runtime threads: 1 runs everything on one thread (tokio's
+    /// current-thread runtime: half the CPU per call of a 2-thread pool in
+    /// BENCHMARKS.md; scale out with replicas), N > 1 a work-stealing pool
+    /// of N (at most 1024), 0 one per CPU core.
+    #[arg(long, env = "RMW_WORKER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=1024))]
+    pub worker_threads: u16,
+}
+
+/// Which Redis, and how data lives in it.
+#[derive(Clone, Debug, Args)]
+pub struct RedisSettings {
     /// Redis URL: `redis://[user:password@]host:port[/db]`, or `rediss://`
     /// for TLS (the server certificate is checked against the system's
     /// roots, or the file `SSL_CERT_FILE` names). For a Redis Cluster,
     /// comma-separated URLs of seed nodes (one is enough).
-    #[arg(long, env = "RMW_REDIS_URL")]
-    pub redis_url: Option<String>,
+    #[arg(long = "redis-url", env = "RMW_REDIS_URL", value_name = "URL", value_delimiter = ',', value_parser = redis_url)]
+    pub urls: Vec<String>,
 
     /// The Redis URLs are nodes of a Redis Cluster. Implied by several URLs.
     #[arg(long, env = "RMW_REDIS_CLUSTER")]
@@ -76,71 +151,29 @@ pub struct Config {
         value_parser = clap::value_parser!(i64).range(-MAX_CLOCK_SKEW_SECS..=MAX_CLOCK_SKEW_SECS)
     )]
     pub quota_clock_skew_secs: i64,
+}
 
-    /// Deadline of a request whose caller set none: 1ms to 1h, and at
-    /// most `--max-timeout`.
-    #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration_within(MILLI, HOUR))]
-    pub default_timeout: Duration,
-
-    /// The longest deadline a request gets, whatever its caller's
-    /// `grpc-timeout` says, so that no caller holds a pooled connection
-    /// for hours: 1ms to 1h.
-    #[arg(long, env = "RMW_MAX_TIMEOUT", default_value = "30s", value_parser = duration_within(MILLI, HOUR))]
-    pub max_timeout: Duration,
-
+/// How health is checked and served.
+#[derive(Clone, Debug, Args)]
+pub struct HealthSettings {
     /// How often Redis and its scripts are checked for health: 10ms to 1h.
     #[arg(long, env = "RMW_HEALTH_INTERVAL", default_value = "500ms", value_parser = duration_within(10 * MILLI, HOUR))]
     pub health_interval: Duration,
-
-    /// After SIGTERM, how long in-flight requests may take to finish: 0s to
-    /// 1h.
-    #[arg(long, env = "RMW_DRAIN_TIMEOUT", default_value = "20s", value_parser = duration_within(Duration::ZERO, HOUR))]
-    pub drain_timeout: Duration,
-
-    /// Serve Prometheus metrics on this address (`/metrics`); off when
-    /// unset.
-    #[arg(long, env = "RMW_METRICS_LISTEN")]
-    pub metrics_listen: Option<SocketAddr>,
 
     /// Also serve `grpc.health.v1.Health`, and nothing else, in plaintext
     /// on this address: for probes that cannot speak TLS (Kubernetes' gRPC
     /// probes) when `--tls-cert` is set.
     #[arg(long, env = "RMW_HEALTH_LISTEN")]
     pub health_listen: Option<SocketAddr>,
+}
 
-    /// PEM certificate (chain) for gRPC over TLS; needs `--tls-key`.
-    #[arg(long, env = "RMW_TLS_CERT", requires = "tls_key")]
-    pub tls_cert: Option<PathBuf>,
-
-    /// PEM private key for `--tls-cert`.
-    #[arg(long, env = "RMW_TLS_KEY", requires = "tls_cert")]
-    pub tls_key: Option<PathBuf>,
-
-    /// PEM CA certificate(s): clients must present a certificate they
-    /// signed (mutual TLS). Needs `--tls-cert`.
-    #[arg(long, env = "RMW_TLS_CLIENT_CA", requires = "tls_cert")]
-    pub tls_client_ca: Option<PathBuf>,
-
-    /// Largest request message accepted, in bytes; a larger one is refused
-    /// with OUT_OF_RANGE before it is decoded.
-    #[arg(long, env = "RMW_MAX_MESSAGE_BYTES", default_value_t = 4 << 20, value_parser = clap::value_parser!(u32).range(1024..))]
-    pub max_message_bytes: u32,
-
-    /// Request limits.
-    #[command(flatten)]
-    pub limits: Limits,
-
-    /// Most RPCs in flight on one client connection (HTTP/2
-    /// `SETTINGS_MAX_CONCURRENT_STREAMS`); more wait in the client.
-    #[arg(long, env = "RMW_MAX_CONCURRENT_STREAMS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..))]
-    pub max_concurrent_streams: u32,
-
-    /// Runtime threads: 1 runs everything on one thread (tokio's
-    /// current-thread runtime: half the CPU per call of a 2-thread pool in
-    /// BENCHMARKS.md; scale out with replicas), N > 1 a work-stealing pool
-    /// of N (at most 1024), 0 one per CPU core.
-    #[arg(long, env = "RMW_WORKER_THREADS", default_value_t = 1, value_parser = clap::value_parser!(u16).range(0..=1024))]
-    pub worker_threads: u16,
+/// Metrics and logs.
+#[derive(Clone, Debug, Args)]
+pub struct Telemetry {
+    /// Serve Prometheus metrics on this address (`/metrics`); off when
+    /// unset.
+    #[arg(long, env = "RMW_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
 
     /// Log format.
     #[arg(long, env = "RMW_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -195,17 +228,34 @@ fn duration_within(
     }
 }
 
+/// A `--redis-url` item: a URL redis-rs can connect with, checked at
+/// start-up rather than at the first connection.
+fn redis_url(text: &str) -> Result<String, String> {
+    let url = text.trim();
+    url.into_connection_info().map_err(|e| e.to_string())?;
+    Ok(url.to_owned())
+}
+
 impl Config {
     /// Checks what clap cannot check flag by flag.
     pub fn validate(&self) -> Result<(), String> {
-        if self.default_timeout > self.max_timeout {
+        let server = &self.server;
+        if server.default_timeout > server.max_timeout {
             return Err(format!(
                 "--default-timeout ({}) must not exceed --max-timeout ({})",
-                humantime::format_duration(self.default_timeout),
-                humantime::format_duration(self.max_timeout)
+                humantime::format_duration(server.default_timeout),
+                humantime::format_duration(server.max_timeout)
             ));
         }
         Ok(())
+    }
+}
+
+impl RedisSettings {
+    /// Whether the URLs are a Redis Cluster's seeds: said so, or several.
+    #[must_use]
+    pub fn is_cluster(&self) -> bool {
+        self.redis_cluster || self.urls.len() > 1
     }
 }
 
@@ -218,10 +268,11 @@ mod tests {
     #[test]
     fn defaults_and_durations() {
         let config = Config::try_parse_from(["rmw", "--pool-wait", "250ms"]).unwrap();
-        assert_eq!(config.listen, "0.0.0.0:50051".parse().unwrap());
-        assert_eq!(config.key_prefix.prefix(), "rmw");
-        assert_eq!(config.idempotency_ttl, Duration::from_secs(24 * 3600));
-        assert_eq!(config.pool_wait, Duration::from_millis(250));
+        assert_eq!(config.server.listen, "0.0.0.0:50051".parse().unwrap());
+        assert_eq!(config.redis.key_prefix.prefix(), "rmw");
+        assert_eq!(config.redis.idempotency_ttl, Duration::from_secs(24 * 3600));
+        assert_eq!(config.redis.pool_wait, Duration::from_millis(250));
+        assert_eq!(config.limits, Limits::default());
         assert!(Config::try_parse_from(["rmw", "--pool-size", "0"]).is_err());
         assert!(Config::try_parse_from(["rmw", "--default-timeout", "soon"]).is_err());
     }
@@ -266,5 +317,18 @@ mod tests {
         }
         let config = Config::try_parse_from(["rmw", "--default-timeout", "1m"]).unwrap();
         assert!(config.validate().is_err(), "default above max-timeout");
+    }
+
+    /// Cluster seeds are split and checked by clap, from the flag and from
+    /// the environment's form alike; a bad one is refused at start-up.
+    #[test]
+    fn redis_urls_are_parsed() {
+        let config =
+            Config::try_parse_from(["rmw", "--redis-url", "redis://a:1, redis://b:2"]).unwrap();
+        assert_eq!(config.redis.urls, ["redis://a:1", "redis://b:2"]);
+        assert!(config.redis.is_cluster());
+        let one = Config::try_parse_from(["rmw", "--redis-url", "redis://a:1"]).unwrap();
+        assert!(!one.redis.is_cluster());
+        assert!(Config::try_parse_from(["rmw", "--redis-url", "http://a:1"]).is_err());
     }
 }

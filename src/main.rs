@@ -11,7 +11,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> anyhow::Result<()> {
     let config = Config::parse();
-    let runtime = match config.worker_threads {
+    let runtime = match config.server.worker_threads {
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()?,

@@ -770,14 +770,14 @@ mod classes {
                         .arg("s")
                         .arg("MAXLEN")
                         .arg("~")
-                        .arg(config.stream_max_len)
+                        .arg(config.redis.stream_max_len)
                         .arg("*")
                         .arg("f")
                         .arg("v")
                         .query_async(&mut conn)
                         .await;
                     assert!(added.is_ok(), "MAXLEN {max_len}: {added:?}");
-                    let ms = u64::try_from(config.idempotency_ttl.as_millis()).unwrap();
+                    let ms = u64::try_from(config.redis.idempotency_ttl.as_millis()).unwrap();
                     let set: redis::RedisResult<()> = redis::cmd("SET")
                         .arg("k")
                         .arg("v")

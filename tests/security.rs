@@ -43,7 +43,15 @@ struct TlsService {
 impl TlsService {
     async fn start(redis_url: &str, args: &[&str]) -> Self {
         let prefix = unique_prefix();
-        let mut command_line = vec!["rmw", "--key-prefix", &prefix, "--health-interval", "100ms"];
+        let mut command_line = vec![
+            "rmw",
+            "--redis-url",
+            redis_url,
+            "--key-prefix",
+            &prefix,
+            "--health-interval",
+            "100ms",
+        ];
         command_line.extend_from_slice(args);
         let config = Config::try_parse_from(command_line).unwrap();
         let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -55,9 +63,8 @@ impl TlsService {
             health: Some(health),
         };
         let (stop, stopped) = oneshot::channel::<()>();
-        let url = redis_url.to_owned();
         tokio::spawn(async move {
-            rmw::app::serve(&config, &url, listeners, async {
+            rmw::app::serve(&config, listeners, async {
                 let _ = stopped.await;
             })
             .await

@@ -90,6 +90,8 @@ impl Service {
         let prefix = unique_prefix();
         let mut command_line = vec![
             "rmw",
+            "--redis-url",
+            redis_url,
             "--listen",
             "127.0.0.1:0",
             "--key-prefix",
@@ -109,9 +111,8 @@ impl Service {
             health: None,
         };
         let (stop, stopped) = oneshot::channel();
-        let url = redis_url.to_owned();
         let task = tokio::spawn(async move {
-            rmw::app::serve(&config, &url, listeners, async {
+            rmw::app::serve(&config, listeners, async {
                 let _ = stopped.await;
             })
             .await
