@@ -1,5 +1,5 @@
 //! Integration tests, each against a private redis-server started by the
-//! harness in `common/`. Redis is never mocked.
+//! harness (`testkit/`, here `common`). Redis is never mocked.
 
 // Test code indexes small vectors with small counters and spells requests
 // out in full; these pedantic lints add nothing there.
@@ -10,7 +10,8 @@
     clippy::similar_names
 )]
 
-mod common;
+// The one harness, shared with the benchmark (testkit/).
+use rmw_testkit as common;
 
 mod cluster;
 mod concurrency;

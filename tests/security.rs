@@ -1,25 +1,15 @@
 //! TLS and mutual TLS for gRPC, a plaintext health port beside them, TLS
 //! to Redis, a least-privilege Redis ACL user, and message size limits.
 
-use std::{net::SocketAddr, time::Duration};
-
-use clap::Parser;
-use rmw::{
-    config::Config,
-    proto::v1::{
-        AdjustCounterRequest, CompareAndSwapRequest, ConsumeQuotaRequest, CreditRequest,
-        GetScriptStatusRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
-        SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas,
-        values_service_client::ValuesServiceClient,
-    },
+use rmw::proto::v1::{
+    AdjustCounterRequest, CompareAndSwapRequest, ConsumeQuotaRequest, CreditRequest,
+    GetScriptStatusRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
+    SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas,
+    values_service_client::ValuesServiceClient,
 };
-use tokio::{net::TcpListener, sync::oneshot, time::Instant};
 use tonic::{
     Code,
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
-};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    transport::{Certificate, Channel, ClientTlsConfig, Identity},
 };
 
 use crate::common::{self, Binary, Env, Service, pki::Pki, unique_prefix};
@@ -30,88 +20,6 @@ fn create(key: &str) -> CompareAndSwapRequest {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
-    }
-}
-
-/// The service in-process with extra `args`, its gRPC port and a plaintext
-/// health port; ready when the health port says SERVING.
-struct TlsService {
-    grpc: SocketAddr,
-    _stop: oneshot::Sender<()>,
-}
-
-impl TlsService {
-    async fn start(redis_url: &str, args: &[&str]) -> Self {
-        let prefix = unique_prefix();
-        let mut command_line = vec![
-            "rmw",
-            "--redis-url",
-            redis_url,
-            "--key-prefix",
-            &prefix,
-            "--health-interval",
-            "100ms",
-        ];
-        command_line.extend_from_slice(args);
-        let config = Config::try_parse_from(command_line).unwrap();
-        let grpc = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let health = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let (grpc_addr, health_addr) = (grpc.local_addr().unwrap(), health.local_addr().unwrap());
-        let listeners = rmw::app::Listeners {
-            grpc,
-            metrics: None,
-            health: Some(health),
-        };
-        let (stop, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            rmw::app::serve(&config, listeners, async {
-                let _ = stopped.await;
-            })
-            .await
-        });
-        // The plaintext health port answers even though gRPC is TLS only.
-        let channel = Endpoint::from_shared(format!("http://{health_addr}"))
-            .unwrap()
-            .connect_lazy();
-        let started = Instant::now();
-        loop {
-            let status = HealthClient::new(channel.clone())
-                .check(HealthCheckRequest {
-                    service: String::new(),
-                })
-                .await
-                .map(|r| r.into_inner().status());
-            if status.ok() == Some(ServingStatus::Serving) {
-                break;
-            }
-            assert!(started.elapsed() < Duration::from_secs(10), "never ready");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Self {
-            grpc: grpc_addr,
-            _stop: stop,
-        }
-    }
-
-    async fn channel(
-        &self,
-        tls: Option<ClientTlsConfig>,
-    ) -> Result<Channel, tonic::transport::Error> {
-        match tls {
-            Some(tls) => {
-                Endpoint::from_shared(format!("https://{}", self.grpc))
-                    .unwrap()
-                    .tls_config(tls)?
-                    .connect()
-                    .await
-            }
-            None => {
-                Endpoint::from_shared(format!("http://{}", self.grpc))
-                    .unwrap()
-                    .connect()
-                    .await
-            }
-        }
     }
 }
 
@@ -151,11 +59,14 @@ async fn tls_serves_encrypted_and_refuses_plaintext() {
     let pki = Pki::new();
     let redis = common::redis(&[]).await;
     let (cert, key) = (Pki::arg(&pki.server_cert), Pki::arg(&pki.server_key));
-    let service = TlsService::start(&redis.url(), &["--tls-cert", &cert, "--tls-key", &key]).await;
-    cas_works(service.channel(Some(client_tls(&pki, false))).await)
+    let service = Service::start_with(&redis.url(), &["--tls-cert", &cert, "--tls-key", &key])
+        .await
+        .ready()
+        .await;
+    cas_works(service.channel_with(Some(client_tls(&pki, false))).await)
         .await
         .unwrap();
-    let plaintext = cas_works(service.channel(None).await).await;
+    let plaintext = cas_works(service.channel_with(None).await).await;
     println!("plaintext against TLS: {plaintext:?}");
     assert!(plaintext.is_err());
 }
@@ -171,7 +82,7 @@ async fn mtls_refuses_clients_without_a_certificate() {
         Pki::arg(&pki.server_key),
         Pki::arg(&pki.ca),
     );
-    let service = TlsService::start(
+    let service = Service::start_with(
         &redis.url(),
         &[
             "--tls-cert",
@@ -182,11 +93,13 @@ async fn mtls_refuses_clients_without_a_certificate() {
             &ca,
         ],
     )
+    .await
+    .ready()
     .await;
-    let anonymous = cas_works(service.channel(Some(client_tls(&pki, false))).await).await;
+    let anonymous = cas_works(service.channel_with(Some(client_tls(&pki, false))).await).await;
     println!("no client certificate under mTLS: {anonymous:?}");
     assert!(anonymous.is_err());
-    cas_works(service.channel(Some(client_tls(&pki, true))).await)
+    cas_works(service.channel_with(Some(client_tls(&pki, true))).await)
         .await
         .unwrap();
 }
@@ -197,11 +110,7 @@ async fn mtls_refuses_clients_without_a_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_over_tls() {
     let pki = Pki::new();
-    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let tls_port = common::free_port();
     let (cert, key, ca) = (
         Pki::arg(&pki.server_cert),
         Pki::arg(&pki.server_key),

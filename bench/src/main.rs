@@ -153,7 +153,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         args.out.join("report.md").display(),
         chart.display()
     );
-    service.stop().await;
+    service.stop();
     Ok(())
 }
 

@@ -1,23 +1,18 @@
 //! The service under test: the `rmw` binary beside this one, in its own
 //! process, so that its CPU time and memory can be read from /proc.
 
-use std::{path::PathBuf, process::Stdio, time::Duration};
+use std::{path::PathBuf, time::Duration};
 
-use anyhow::{Context, bail};
-use tokio::{
-    process::{Child, Command},
-    time::Instant,
-};
+use anyhow::Context;
+use rmw_testkit::Binary;
+use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
-use tonic_health::pb::{
-    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-};
 
 use crate::ops::PREFIX;
 
-/// A running `rmw`.
+/// A running `rmw`, started by the harness the tests use.
 pub struct Service {
-    child: Child,
+    binary: Binary,
     pid: u32,
     /// Where it serves.
     pub addr: String,
@@ -29,57 +24,30 @@ impl Service {
     /// Starts `rmw` against `redis_url` with `extra` flags, and waits until
     /// it reports SERVING.
     pub async fn start(redis_url: &str, extra: &[String]) -> anyhow::Result<Self> {
-        let binary = std::env::current_exe()?.with_file_name("rmw");
-        if !binary.exists() {
-            bail!(
-                "{} not found: build it with `cargo build --release`",
-                binary.display()
-            );
-        }
-        let port = std::net::TcpListener::bind("127.0.0.1:0")?
-            .local_addr()?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let mut args = vec![
+            "--redis-url",
+            redis_url,
+            "--key-prefix",
+            PREFIX,
+            "--log",
+            "warn",
+        ];
+        args.extend(extra.iter().map(String::as_str));
         let started = Instant::now();
-        let child = Command::new(&binary)
-            .args([
-                "--redis-url",
-                redis_url,
-                "--listen",
-                &addr,
-                "--key-prefix",
-                PREFIX,
-            ])
-            .args(["--log", "warn", "--health-interval", "100ms"])
-            .args(extra)
-            .stdout(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("start {}", binary.display()))?;
-        let pid = child.id().context("rmw exited at once")?;
-        let endpoint = Endpoint::from_shared(format!("http://{addr}"))?;
-        loop {
-            if let Ok(channel) = endpoint.connect().await {
-                let status = HealthClient::new(channel)
-                    .check(HealthCheckRequest {
-                        service: String::new(),
-                    })
-                    .await
-                    .map(|r| r.into_inner().status());
-                if status.ok() == Some(ServingStatus::Serving) {
-                    break;
-                }
-            }
-            if started.elapsed() > Duration::from_secs(20) {
-                bail!("rmw did not become ready in 20 s");
-            }
-            tokio::time::sleep(Duration::from_millis(1)).await;
-        }
+        let binary = Binary::spawn(&args).await;
+        let startup = started.elapsed();
+        let pid = binary.child.id().context("rmw exited at once")?;
+        let addr = binary
+            .endpoint
+            .uri()
+            .authority()
+            .context("an address")?
+            .to_string();
         Ok(Self {
-            startup: started.elapsed(),
-            child,
+            binary,
             pid,
             addr,
+            startup,
         })
     }
 
@@ -118,8 +86,8 @@ impl Service {
     }
 
     /// Stops it.
-    pub async fn stop(mut self) {
-        let _ = self.child.kill().await;
+    pub fn stop(self) {
+        drop(self.binary);
     }
 }
 

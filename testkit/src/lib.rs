@@ -1,7 +1,12 @@
-//! The test harness: a private redis-server per test, and the service
-//! in-process on 127.0.0.1:0 through the production wiring (`app::serve`).
+//! rmw's one harness, for its tests and its benchmark: a private
+//! redis-server per test (or a cluster of them), and the service started
+//! every way it runs — in-process through the production wiring
+//! (`app::serve`), plain or with TLS, with its health and metrics ports,
+//! or as the `rmw` binary.
 
-#![allow(dead_code)]
+// Helpers of tests, whose results tests always use, and fixtures built
+// one way: these pedantic lints add nothing here.
+#![allow(clippy::must_use_candidate, clippy::new_without_default)]
 
 pub mod cluster;
 pub mod linearizability;
@@ -34,7 +39,7 @@ use rmw::{
 use tokio::{net::TcpListener, process::Child, sync::oneshot, task::JoinHandle, time::Instant};
 use tonic::{
     Code, Status,
-    transport::{Channel, Endpoint},
+    transport::{Channel, ClientTlsConfig, Endpoint},
 };
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -63,10 +68,19 @@ pub fn unique_prefix() -> String {
 
 /// The service, running in-process.
 pub struct Service {
+    /// Where it serves gRPC.
     pub addr: SocketAddr,
     /// Where its Prometheus metrics are served.
     pub metrics_addr: SocketAddr,
+    /// Where it serves health alone, in plaintext (`--health-listen`):
+    /// readiness is read there, whether gRPC is TLS or not.
+    pub health_addr: SocketAddr,
+    health_channel: Channel,
+    /// Whether gRPC is served over TLS (then `channel` cannot reach it).
+    tls: bool,
+    /// The key prefix of this test, unique in the process.
     pub prefix: String,
+    /// A plaintext channel to its gRPC port.
     pub channel: Channel,
     stop: Option<oneshot::Sender<()>>,
     task: JoinHandle<anyhow::Result<()>>,
@@ -79,7 +93,8 @@ impl Service {
         Self::start_with(redis_url, &[]).await
     }
 
-    /// The service with extra command-line `args`.
+    /// The service with extra command-line `args` (`--tls-cert` and the
+    /// like included: see [`Service::channel_with`]).
     pub async fn start_with(redis_url: &str, args: &[&str]) -> Self {
         // Internal errors reach callers as a bare "internal error"; their
         // cause is in the log, which a failing test prints.
@@ -101,14 +116,17 @@ impl Service {
         ];
         command_line.extend_from_slice(args);
         let config = Config::try_parse_from(command_line).expect("test config");
+        let tls = config.server.tls_cert.is_some();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let metrics = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let metrics_addr = metrics.local_addr().unwrap();
+        let health = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let health_addr = health.local_addr().unwrap();
         let listeners = rmw::app::Listeners {
             grpc: listener,
             metrics: Some(metrics),
-            health: None,
+            health: Some(health),
         };
         let (stop, stopped) = oneshot::channel();
         let task = tokio::spawn(async move {
@@ -120,9 +138,15 @@ impl Service {
         let channel = Endpoint::from_shared(format!("http://{addr}"))
             .unwrap()
             .connect_lazy();
+        let health_channel = Endpoint::from_shared(format!("http://{health_addr}"))
+            .unwrap()
+            .connect_lazy();
         Self {
             addr,
             metrics_addr,
+            health_addr,
+            health_channel,
+            tls,
             prefix,
             channel,
             stop: Some(stop),
@@ -130,6 +154,7 @@ impl Service {
         }
     }
 
+    /// A ValuesService client.
     pub fn values(&self) -> ValuesServiceClient<Channel> {
         ValuesServiceClient::new(self.channel.clone())
     }
@@ -146,33 +171,63 @@ impl Service {
         ValuesServiceClient::with_origin(client, origin)
     }
 
+    /// A RecordsService client.
     pub fn records(&self) -> RecordsServiceClient<Channel> {
         RecordsServiceClient::new(self.channel.clone())
     }
 
+    /// An InventoryService client.
     pub fn inventory(&self) -> InventoryServiceClient<Channel> {
         InventoryServiceClient::new(self.channel.clone())
     }
 
+    /// A CountersService client.
     pub fn counters(&self) -> CountersServiceClient<Channel> {
         CountersServiceClient::new(self.channel.clone())
     }
 
+    /// A LedgerService client.
     pub fn ledger(&self) -> LedgerServiceClient<Channel> {
         LedgerServiceClient::new(self.channel.clone())
     }
 
+    /// A SequencesService client.
     pub fn sequences(&self) -> SequencesServiceClient<Channel> {
         SequencesServiceClient::new(self.channel.clone())
     }
 
+    /// An AdminService client.
     pub fn admin(&self) -> AdminServiceClient<Channel> {
         AdminServiceClient::new(self.channel.clone())
     }
 
-    /// The health status of `service`, or the error of asking.
+    /// A channel to the gRPC port: over TLS with `tls`, else plaintext;
+    /// connected now, so a refused handshake is its error.
+    pub async fn channel_with(
+        &self,
+        tls: Option<ClientTlsConfig>,
+    ) -> Result<Channel, tonic::transport::Error> {
+        match tls {
+            Some(tls) => {
+                Endpoint::from_shared(format!("https://{}", self.addr))
+                    .unwrap()
+                    .tls_config(tls)?
+                    .connect()
+                    .await
+            }
+            None => {
+                Endpoint::from_shared(format!("http://{}", self.addr))
+                    .unwrap()
+                    .connect()
+                    .await
+            }
+        }
+    }
+
+    /// The health status of `service` on the health port, or the error of
+    /// asking.
     pub async fn health(&self, service: &str) -> Result<ServingStatus, Status> {
-        let response = HealthClient::new(self.channel.clone())
+        let response = HealthClient::new(self.health_channel.clone())
             .check(HealthCheckRequest {
                 service: service.to_owned(),
             })
@@ -201,10 +256,20 @@ impl Service {
         }
     }
 
-    /// Waits until the service is ready.
+    /// Waits until the service is ready; in plaintext, `channel` is then
+    /// connected, its HTTP/2 settings (`--max-concurrent-streams`) known,
+    /// as a client's that has made a call.
     pub async fn ready(self) -> Self {
         self.wait_health("", ServingStatus::Serving, Duration::from_secs(10))
             .await;
+        if !self.tls {
+            HealthClient::new(self.channel.clone())
+                .check(HealthCheckRequest {
+                    service: String::new(),
+                })
+                .await
+                .expect("the gRPC port answers health too");
+        }
         self
     }
 
@@ -225,15 +290,19 @@ impl Drop for Service {
 
 /// A redis-server and the service in front of it, ready.
 pub struct Env {
+    /// The private redis-server.
     pub redis: RedisProcess,
+    /// The service in front of it, ready.
     pub service: Service,
 }
 
 impl Env {
+    /// A fresh Redis and a ready service with the default settings.
     pub async fn start() -> Self {
         Self::start_with(&[], &[]).await
     }
 
+    /// A fresh Redis started with `redis_args` and a ready service with `service_args`.
     pub async fn start_with(redis_args: &[&str], service_args: &[&str]) -> Self {
         let redis = redis(redis_args).await;
         let service = Service::start_with(&redis.url(), service_args)
@@ -254,10 +323,40 @@ impl Env {
     }
 }
 
+/// A free loopback port, for a port a process must be told (a listener
+/// the harness binds itself is better: nothing can take it meanwhile).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free loopback port")
+        .port()
+}
+
+/// The `rmw` binary of this build: beside the running executable, or one
+/// folder up from a test's `deps/`.
+#[must_use]
+pub fn rmw_binary() -> std::path::PathBuf {
+    let exe = std::env::current_exe().expect("the running executable");
+    let mut dir = exe.parent().expect("a folder").to_path_buf();
+    if dir.ends_with("deps") {
+        dir.pop();
+    }
+    let binary = dir.join("rmw");
+    assert!(
+        binary.exists(),
+        "{} not found: build it (cargo build --workspace)",
+        binary.display()
+    );
+    binary
+}
+
 /// The `rmw` binary, running in a process group of its own.
 pub struct Binary {
+    /// The process.
     pub child: Child,
+    /// Its gRPC endpoint.
     pub endpoint: Endpoint,
+    /// A channel to it.
     pub channel: Channel,
 }
 
@@ -270,13 +369,8 @@ impl Binary {
 
     /// Starts the binary with `args` and environment variables `env`.
     pub async fn spawn_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr = format!("127.0.0.1:{port}");
-        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_rmw"))
+        let addr = format!("127.0.0.1:{}", free_port());
+        let child = tokio::process::Command::new(rmw_binary())
             .args(["--listen", &addr, "--health-interval", "100ms"])
             .args(args)
             .envs(env.iter().copied())
@@ -309,7 +403,9 @@ impl Binary {
                 started.elapsed() < Duration::from_secs(20),
                 "rmw never became ready"
             );
-            tokio::time::sleep(Duration::from_millis(20)).await;
+            // Often enough that the benchmark's start-up figure is exact
+            // to a few milliseconds.
+            tokio::time::sleep(Duration::from_millis(2)).await;
         }
     }
 

@@ -5,7 +5,7 @@ use std::{collections::BTreeMap, process::Command, time::Duration};
 
 use redis::aio::MultiplexedConnection;
 
-use super::pki::Pki;
+use super::{free_port, pki::Pki};
 use rmw::dev_redis::RedisProcess;
 use tokio::{
     sync::{Semaphore, SemaphorePermit},
@@ -19,7 +19,9 @@ const SETTLE_WITHIN: Duration = Duration::from_secs(30);
 /// each other's node timeouts and fail over unasked.
 static ONE_AT_A_TIME: Semaphore = Semaphore::const_new(1);
 
+/// A Redis Cluster of private redis-server processes on loopback.
 pub struct Cluster {
+    /// Its nodes, primaries first.
     pub nodes: Vec<RedisProcess>,
     /// Each node's TLS port, for a cluster started with TLS (the plaintext
     /// port stays open for the harness).
@@ -33,8 +35,8 @@ async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess,
     let node_timeout = node_timeout.as_millis().to_string();
     // The bus port defaults to the port + 10000, which may be taken or
     // beyond 65535 for a random port: a free one is chosen.
-    let bus = free_port();
-    let tls_port = tls.map(|_| free_port());
+    let bus = free_port().to_string();
+    let tls_port = tls.map(|_| free_port().to_string());
     let tls_args = tls.zip(tls_port.as_ref()).map(|(pki, tls_port)| {
         [
             "--tls-port".to_owned(),
@@ -86,21 +88,16 @@ async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess,
     (node, tls_port.map(|port| port.parse().unwrap()))
 }
 
-/// A free loopback port, for a port Redis must be told.
-fn free_port() -> String {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .unwrap()
-        .port()
-        .to_string()
-}
-
 /// One node as `CLUSTER NODES` describes it.
 #[derive(Clone, Debug)]
 pub struct NodeInfo {
+    /// The node id.
     pub id: String,
+    /// Its port on 127.0.0.1.
     pub port: u16,
+    /// Whether it is a primary.
     pub primary: bool,
+    /// Whether the cluster marks it failed.
     pub failed: bool,
     /// Slot ranges served, for a primary.
     pub slots: Vec<(u16, u16)>,

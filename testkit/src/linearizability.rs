@@ -24,8 +24,11 @@ pub trait Model {
 /// response arrived (any monotonic clock).
 #[derive(Clone, Debug)]
 pub struct Entry<O> {
+    /// When the call was made (ns since the history began).
     pub call: u128,
+    /// When it returned; `None`: its outcome is unknown.
     pub ret: Option<u128>,
+    /// The operation and what it answered.
     pub op: O,
 }
 
@@ -112,8 +115,11 @@ pub enum RegisterOp {
     Read(Option<Vec<u8>>),
     /// CompareAndSwap and its result.
     Cas {
+        /// The value expected (`None`: absent).
         expected: Option<Vec<u8>>,
+        /// The value to store (`None`: delete).
         new: Option<Vec<u8>>,
+        /// What the service answered.
         result: CasResult,
     },
 }
@@ -121,7 +127,9 @@ pub enum RegisterOp {
 /// What a compare-and-swap answered.
 #[derive(Clone, Debug)]
 pub enum CasResult {
+    /// The value was swapped.
     Swapped,
+    /// Another value (`None`: absent) was stored.
     Conflict(Option<Vec<u8>>),
     /// No answer (timed out, connection lost): it may have happened.
     Unknown,
@@ -158,8 +166,11 @@ pub enum RecordOp {
     Read(u64, Vec<u8>),
     /// PutRecord and its result.
     Put {
+        /// The version expected.
         expected: u64,
+        /// The value to store.
         value: Vec<u8>,
+        /// What the service answered.
         result: PutResult,
     },
 }
@@ -167,8 +178,11 @@ pub enum RecordOp {
 /// What a PutRecord answered.
 #[derive(Clone, Debug)]
 pub enum PutResult {
+    /// Written at this version.
     Written(u64),
+    /// Another version (and value) was stored.
     Mismatch(u64, Option<Vec<u8>>),
+    /// No answer: it may or may not have been written.
     Unknown,
 }
 

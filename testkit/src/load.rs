@@ -36,6 +36,7 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// Counts one answer with `code`.
     pub fn add(&self, code: Code) {
         *self
             .codes
@@ -56,6 +57,7 @@ impl Tally {
             .or_insert_with(|| status.message().to_owned());
     }
 
+    /// The answers so far, by code name.
     pub fn get(&self) -> BTreeMap<String, u64> {
         self.codes.lock().unwrap().clone()
     }

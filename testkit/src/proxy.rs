@@ -36,6 +36,7 @@ struct Faults {
 
 /// The proxy; stops accepting when dropped.
 pub struct Proxy {
+    /// Where clients connect.
     pub addr: SocketAddr,
     faults: Arc<Faults>,
     accept: tokio::task::JoinHandle<()>,

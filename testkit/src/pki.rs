@@ -11,14 +11,20 @@ use rcgen::{
 /// certificate, as PEM files.
 pub struct Pki {
     _dir: tempfile::TempDir,
+    /// The CA certificate (PEM).
     pub ca: PathBuf,
+    /// The server certificate for `localhost`, signed by the CA.
     pub server_cert: PathBuf,
+    /// The server key.
     pub server_key: PathBuf,
+    /// A client certificate signed by the CA.
     pub client_cert: PathBuf,
+    /// The client key.
     pub client_key: PathBuf,
 }
 
 impl Pki {
+    /// A fresh CA with a server and a client certificate, in a temporary folder.
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let ca_key = KeyPair::generate().unwrap();
