@@ -120,7 +120,8 @@ impl RedisProcess {
     }
 
     /// Starts it again on the same port, with the same directory and
-    /// arguments (so an AOF, if enabled, is replayed).
+    /// arguments (so an AOF, if enabled, is replayed): for fault tests.
+    #[cfg(feature = "testkit")]
     pub async fn restart(&mut self) -> io::Result<()> {
         self.kill();
         let deadline = Instant::now() + READY_WITHIN;
