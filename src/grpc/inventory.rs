@@ -9,7 +9,7 @@ use crate::{
         CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Limits, Movement,
         MovementKind, MovementsQuery, OrderOutcome, Page, PlaceOrder, Replied, Restock, SetStock,
         Shortfall, StockChange,
-        types::{self, Id, Units},
+        types::{self, Id, Units, kind::Product},
     },
     proto::v1::{
         self as pb, cancel_order_response as cancel, deduct_response as deduct,
@@ -107,7 +107,7 @@ impl Rpc for pb::GetStockRequest {
         })
     }
 
-    fn reply(replied: Replied<Vec<(Id, i64)>>) -> pb::GetStockResponse {
+    fn reply(replied: Replied<Vec<(Id<Product>, i64)>>) -> pb::GetStockResponse {
         pb::GetStockResponse {
             levels: replied
                 .outcome

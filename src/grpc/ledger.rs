@@ -7,7 +7,7 @@ use crate::{
         Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances, Insufficient,
         Limits, Page, Posted, Posting, Replied, Transfer, TransferOutcome,
         limits::{MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS},
-        types::{self, Amount, Id},
+        types::{self, Amount, Id, kind::Account},
     },
     proto::v1::{
         self as pb, credit_response as credit, debit_response as debit, entry,
@@ -199,7 +199,7 @@ impl Rpc for pb::GetBalancesRequest {
         })
     }
 
-    fn reply(replied: Replied<Vec<(Id, i64)>>) -> pb::GetBalancesResponse {
+    fn reply(replied: Replied<Vec<(Id<Account>, i64)>>) -> pb::GetBalancesResponse {
         pb::GetBalancesResponse {
             balances: replied
                 .outcome

@@ -179,12 +179,12 @@ fn one<T>(field: &str, result: Result<T, String>) -> Result<T, Error> {
 }
 
 /// Validates a list of 1 to `max` ids, each violation at `field[i]`.
-fn ids(f: &mut Fields, field: &str, texts: &[String], max: usize) -> Option<Vec<Id>> {
+fn ids<K>(f: &mut Fields, field: &str, texts: &[String], max: usize) -> Option<Vec<Id<K>>> {
     if texts.is_empty() || texts.len() > max {
         f.violate(field, format!("must hold 1 to {max} ids"));
         return None;
     }
-    let checked: Vec<Option<Id>> = texts
+    let checked: Vec<Option<Id<K>>> = texts
         .iter()
         .enumerate()
         .map(|(i, text)| f.take(format_args!("{field}[{i}]"), Id::parse(text)))

@@ -61,7 +61,12 @@ pub struct Record {
 impl Record {
     /// The record of a request for the data under `tag` in `namespace`.
     #[must_use]
-    pub fn tagged(keys: &Keyspace, namespace: &str, tag: &Id, request_id: Option<&Id>) -> Self {
+    pub fn tagged<T, R>(
+        keys: &Keyspace,
+        namespace: &str,
+        tag: &Id<T>,
+        request_id: Option<&Id<R>>,
+    ) -> Self {
         Self {
             key: keys.tagged_idempotency(namespace, tag, request_id),
             requested: request_id.is_some(),
@@ -70,7 +75,7 @@ impl Record {
 
     /// The record of a request for the data at `data_key`.
     #[must_use]
-    pub fn of_key(keys: &Keyspace, data_key: &str, request_id: Option<&Id>) -> Self {
+    pub fn of_key<R>(keys: &Keyspace, data_key: &str, request_id: Option<&Id<R>>) -> Self {
         Self {
             key: keys.idempotency(data_key, request_id),
             requested: request_id.is_some(),

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{
     Context,
     binding::{Layout, Operation, Record},
-    types::Id,
+    types::{Id, RequestId, kind::Counter},
 };
 use crate::{
     error::Error,
@@ -16,7 +16,7 @@ use crate::{
 #[derive(Clone, Debug)]
 pub struct Adjust {
     /// The counter.
-    pub name: Id,
+    pub name: Id<Counter>,
     /// The amount, nonzero.
     pub amount: i64,
     /// The lowest value allowed.
@@ -24,7 +24,7 @@ pub struct Adjust {
     /// The highest value allowed.
     pub max: i64,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// Which bound.
@@ -61,7 +61,7 @@ pub enum AdjustOutcome {
 #[derive(Clone, Debug)]
 pub struct Consume {
     /// The quota.
-    pub name: Id,
+    pub name: Id<Counter>,
     /// Units to spend.
     pub amount: i64,
     /// Units allowed per day.
@@ -69,7 +69,7 @@ pub struct Consume {
     /// The day's offset from UTC, in minutes.
     pub utc_offset_minutes: i32,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// A quota's state today.
@@ -101,14 +101,14 @@ pub enum QuotaOutcome {
 #[derive(Clone, Debug)]
 pub struct GetCounter {
     /// The counter.
-    pub name: Id,
+    pub name: Id<Counter>,
 }
 
 /// Reads a daily quota.
 #[derive(Clone, Debug)]
 pub struct GetQuota {
     /// The counter.
-    pub name: Id,
+    pub name: Id<Counter>,
     /// Units allowed per day.
     pub daily_limit: i64,
     /// The day's offset from UTC, minutes.

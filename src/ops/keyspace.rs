@@ -13,7 +13,10 @@
 
 use std::sync::Arc;
 
-use super::types::{Id, Key};
+use super::types::{
+    Id, Key,
+    kind::{Account, Book, Counter, Order, Product, Sequence, Store},
+};
 use crate::redis::slot::hash_tag;
 
 /// Builds the Redis keys of every operation under one prefix.
@@ -61,67 +64,67 @@ impl Keyspace {
 
     /// A store's stock levels: `<p>:inv:{<store>}:stock`.
     #[must_use]
-    pub fn stock(&self, store: &Id) -> String {
+    pub fn stock(&self, store: &Id<Store>) -> String {
         format!("{}:inv:{{{store}}}:stock", self.prefix)
     }
 
     /// A store's movements stream: `<p>:inv:{<store>}:moves`.
     #[must_use]
-    pub fn movements(&self, store: &Id) -> String {
+    pub fn movements(&self, store: &Id<Store>) -> String {
         format!("{}:inv:{{{store}}}:moves", self.prefix)
     }
 
     /// One product's movements stream: `<p>:inv:{<store>}:moves:<product>`.
     #[must_use]
-    pub fn product_movements(&self, store: &Id, product: &Id) -> String {
+    pub fn product_movements(&self, store: &Id<Store>, product: &Id<Product>) -> String {
         format!("{}:inv:{{{store}}}:moves:{product}", self.prefix)
     }
 
     /// An order's record: `<p>:inv:{<store>}:order:<order id>`.
     #[must_use]
-    pub fn order(&self, store: &Id, order: &Id) -> String {
+    pub fn order(&self, store: &Id<Store>, order: &Id<Order>) -> String {
         format!("{}:inv:{{{store}}}:order:{order}", self.prefix)
     }
 
     /// A book's balances: `<p>:led:{<book>}:bal`.
     #[must_use]
-    pub fn balances(&self, book: &Id) -> String {
+    pub fn balances(&self, book: &Id<Book>) -> String {
         format!("{}:led:{{{book}}}:bal", self.prefix)
     }
 
     /// A book's entries stream (its audit trail): `<p>:led:{<book>}:entries`.
     #[must_use]
-    pub fn entries(&self, book: &Id) -> String {
+    pub fn entries(&self, book: &Id<Book>) -> String {
         format!("{}:led:{{{book}}}:entries", self.prefix)
     }
 
     /// One account's entries stream: `<p>:led:{<book>}:entries:<account>`.
     #[must_use]
-    pub fn account_entries(&self, book: &Id, account: &Id) -> String {
+    pub fn account_entries(&self, book: &Id<Book>, account: &Id<Account>) -> String {
         format!("{}:led:{{{book}}}:entries:{account}", self.prefix)
     }
 
     /// A sequence's highest issued id: `<p>:seq:{<name>}:high`.
     #[must_use]
-    pub fn sequence_high(&self, name: &Id) -> String {
+    pub fn sequence_high(&self, name: &Id<Sequence>) -> String {
         format!("{}:seq:{{{name}}}:high", self.prefix)
     }
 
     /// A sequence's free ids: `<p>:seq:{<name>}:free`.
     #[must_use]
-    pub fn sequence_free(&self, name: &Id) -> String {
+    pub fn sequence_free(&self, name: &Id<Sequence>) -> String {
         format!("{}:seq:{{{name}}}:free", self.prefix)
     }
 
     /// A counter: `<p>:ctr:{<name>}`.
     #[must_use]
-    pub fn counter(&self, name: &Id) -> String {
+    pub fn counter(&self, name: &Id<Counter>) -> String {
         format!("{}:ctr:{{{name}}}", self.prefix)
     }
 
     /// A daily quota at one UTC offset: `<p>:ctr:{<name>}:quota:<minutes>`.
     #[must_use]
-    pub fn quota(&self, name: &Id, utc_offset_minutes: i32) -> String {
+    pub fn quota(&self, name: &Id<Counter>, utc_offset_minutes: i32) -> String {
         format!("{}:ctr:{{{name}}}:quota:{utc_offset_minutes}", self.prefix)
     }
 
@@ -129,7 +132,12 @@ impl Keyspace {
     /// (`ctr`), a book (`led`) or a sequence (`seq`):
     /// `<p>:<namespace>:{<id>}:idem:<request id>`, in the slot of its data.
     #[must_use]
-    pub fn tagged_idempotency(&self, namespace: &str, tag: &Id, request_id: Option<&Id>) -> String {
+    pub fn tagged_idempotency<T, R>(
+        &self,
+        namespace: &str,
+        tag: &Id<T>,
+        request_id: Option<&Id<R>>,
+    ) -> String {
         format!(
             "{}:{namespace}:{{{tag}}}:idem:{}",
             self.prefix,
@@ -146,7 +154,7 @@ impl Keyspace {
     /// holds a brace, so the record key reads back one way only. Without a
     /// request id the key is declared but never used.
     #[must_use]
-    pub fn idempotency(&self, data_key: &str, request_id: Option<&Id>) -> String {
+    pub fn idempotency<R>(&self, data_key: &str, request_id: Option<&Id<R>>) -> String {
         let (kind, anchor) = match hash_tag(data_key) {
             Some(tag) => ("tag", tag),
             None => ("key", data_key),
@@ -162,13 +170,14 @@ impl Keyspace {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ops::types::RequestId;
     use crate::redis::slot::slot;
 
     /// An idempotency record always lands in its data's slot, tagged or not.
     #[test]
     fn idempotency_records_share_the_data_slot() {
         let keys = Keyspace::new("rmw").unwrap();
-        let rid = Id::parse("r-1").unwrap();
+        let rid: RequestId = Id::parse("r-1").unwrap();
         for key in ["plain", "user{42}:name", "{x}", "a:b:c"] {
             let key = Key::parse(key).unwrap();
             for data in [keys.value(&key), keys.record(&key)] {
@@ -194,7 +203,7 @@ mod tests {
     #[test]
     fn tagged_and_untagged_keys_never_share_a_record() {
         let keys = Keyspace::new("rmw").unwrap();
-        let rid = Id::parse("r-1").unwrap();
+        let rid: RequestId = Id::parse("r-1").unwrap();
         let tagged = keys.value(&Key::parse("x{rmw:val:abc}").unwrap());
         let untagged = keys.value(&Key::parse("abc").unwrap());
         assert_ne!(

@@ -3,7 +3,7 @@
 use super::{
     Context,
     binding::{Layout, Operation, Record},
-    types::Id,
+    types::{Id, RequestId, kind::Sequence},
 };
 use crate::{
     error::Error,
@@ -34,29 +34,29 @@ pub struct Returned {
 #[derive(Clone, Debug)]
 pub struct NextIds {
     /// The sequence.
-    pub name: Id,
+    pub name: Id<Sequence>,
     /// How many, 1 to 1000.
     pub count: usize,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// Gives ids back for reuse.
 #[derive(Clone, Debug)]
 pub struct ReturnIds {
     /// The sequence.
-    pub name: Id,
+    pub name: Id<Sequence>,
     /// The ids, in request order.
     pub ids: Vec<i64>,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// Reads a sequence's state.
 #[derive(Clone, Debug)]
 pub struct GetSequence {
     /// The sequence.
-    pub name: Id,
+    pub name: Id<Sequence>,
 }
 
 /// A sequence's state.

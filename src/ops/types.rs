@@ -3,7 +3,7 @@
 //! Each `parse` returns the rule a text breaks as the `Err` text, which the
 //! gRPC edge reports as a `BadRequest` field violation.
 
-use std::fmt;
+use std::{fmt, marker::PhantomData};
 
 pub use super::limits::MAX_SAFE_INTEGER;
 use super::limits::{
@@ -62,12 +62,60 @@ impl fmt::Display for Key {
     }
 }
 
-/// An id: 1–128 characters of `[A-Za-z0-9._:@/-]`. Ids name stores,
-/// products, books, accounts, counters, sequences, orders and requests.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Id(String);
+/// An id: 1–128 characters of `[A-Za-z0-9._:@/-]`, of one kind (a store,
+/// a product, a book…): `Id<kind::Store>` and `Id<kind::Product>` are
+/// different types, so that the one cannot be passed where the other is
+/// meant. `Id` alone is an id of no particular kind.
+#[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Id<K = kind::Any> {
+    text: String,
+    kind: PhantomData<fn() -> K>,
+}
 
-impl Id {
+/// The kinds of names and ids.
+pub mod kind {
+    macro_rules! kinds {
+        ($($(#[$doc:meta])* $kind:ident,)*) => {$(
+            $(#[$doc])*
+            #[derive(Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+            pub enum $kind {}
+        )*};
+    }
+
+    kinds! {
+        /// Of no particular kind.
+        Any,
+        /// A store of InventoryService.
+        Store,
+        /// A product of a store.
+        Product,
+        /// An order of a store.
+        Order,
+        /// A book of LedgerService.
+        Book,
+        /// An account of a book.
+        Account,
+        /// A transfer of a book.
+        Transfer,
+        /// A counter or quota of CountersService.
+        Counter,
+        /// A sequence of SequencesService.
+        Sequence,
+        /// A request's idempotency key.
+        Request,
+    }
+}
+
+impl<K> Clone for Id<K> {
+    fn clone(&self) -> Self {
+        Self {
+            text: self.text.clone(),
+            kind: PhantomData,
+        }
+    }
+}
+
+impl<K> Id<K> {
     /// Checks `text` against the id rules.
     pub fn parse(text: &str) -> Result<Self, String> {
         if text.is_empty() {
@@ -82,7 +130,10 @@ impl Id {
         {
             return Err("must use only the characters [A-Za-z0-9._:@/-]".into());
         }
-        Ok(Self(text.to_owned()))
+        Ok(Self {
+            text: text.to_owned(),
+            kind: PhantomData,
+        })
     }
 
     /// An optional id: empty text means none.
@@ -97,18 +148,18 @@ impl Id {
     /// The id's text.
     #[must_use]
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.text
     }
 }
 
-impl fmt::Display for Id {
+impl<K> fmt::Display for Id<K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.text)
     }
 }
 
-/// A request's idempotency key; an [`Id`].
-pub type RequestId = Id;
+/// A request's idempotency key.
+pub type RequestId = Id<kind::Request>;
 
 /// A whole number of minor units of money, 1 to 2^53−1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -256,13 +307,13 @@ mod tests {
     #[test]
     fn id_rules() {
         for good in ["a", "order-1", "A.b_c:d@e/f"] {
-            assert!(Id::parse(good).is_ok(), "{good}");
+            assert!(Id::<kind::Any>::parse(good).is_ok(), "{good}");
         }
         let long = "i".repeat(MAX_ID_BYTES + 1);
         for bad in ["", "a b", "a{b}", "a,b", "ü", &long] {
-            assert!(Id::parse(bad).is_err(), "{bad:?}");
+            assert!(Id::<kind::Any>::parse(bad).is_err(), "{bad:?}");
         }
-        assert_eq!(Id::parse_optional(""), Ok(None));
+        assert_eq!(Id::<kind::Any>::parse_optional(""), Ok(None));
     }
 
     /// Page tokens: stream ids in canonical form, nothing else.

@@ -11,7 +11,10 @@ use std::time::SystemTime;
 
 use super::{
     Context,
-    types::{Id, Units},
+    types::{
+        Id, RequestId, Units,
+        kind::{Order, Product, Store},
+    },
 };
 use crate::{
     error::Error,
@@ -33,7 +36,7 @@ pub struct StockChange {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Item {
     /// The product.
-    pub product: Id,
+    pub product: Id<Product>,
     /// Units (a level, or units to take).
     pub units: Units,
 }
@@ -42,31 +45,31 @@ pub struct Item {
 #[derive(Clone, Debug)]
 pub struct SetStock {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// New levels, each product once.
     pub levels: Vec<Item>,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// Units added to one product.
 #[derive(Clone, Debug)]
 pub struct Restock {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// The product and the units to add.
     pub item: Item,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// An order: units of several products taken at once.
 #[derive(Clone, Debug)]
 pub struct PlaceOrder {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// The order id, its idempotency key.
-    pub order_id: Id,
+    pub order_id: Id<Order>,
     /// The items, each product once.
     pub items: Vec<Item>,
 }
@@ -97,9 +100,9 @@ pub struct Shortfall {
 #[derive(Clone, Debug)]
 pub struct Deduct {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// The order id, its idempotency key.
-    pub order_id: Id,
+    pub order_id: Id<Order>,
     /// The product and the units to take.
     pub item: Item,
 }
@@ -119,20 +122,20 @@ pub enum DeductOutcome {
 #[derive(Clone, Debug)]
 pub struct GetStock {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// The products, in the order their levels are wanted.
-    pub products: Vec<Id>,
+    pub products: Vec<Id<Product>>,
 }
 
 /// Cancels an order: reads what it took, then puts it back.
 #[derive(Clone, Debug)]
 pub struct CancelOrder {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// The order.
-    pub order_id: Id,
+    pub order_id: Id<Order>,
     /// The idempotency key of the cancellation.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// The products an order took (`inventory_order_items`).
@@ -146,7 +149,7 @@ pub struct OrderItems {
 #[derive(Clone, Debug)]
 pub struct CancelLoaded {
     pub(super) request: CancelOrder,
-    pub(super) products: Vec<Id>,
+    pub(super) products: Vec<Id<Product>>,
 }
 
 /// What the cancellation script answered.
@@ -207,9 +210,9 @@ pub struct Movement {
 #[derive(Clone, Debug)]
 pub struct MovementsQuery {
     /// The store.
-    pub store: Id,
+    pub store: Id<Store>,
     /// Only this product's.
-    pub product: Option<Id>,
+    pub product: Option<Id<Product>>,
     /// At most this many.
     pub page_size: usize,
     /// After this page token.
@@ -220,7 +223,7 @@ pub struct MovementsQuery {
 const STOCK_KEYS: [&str; 2] = ["stock levels", "the store's movements"];
 
 /// Appends the keys and the setting every stock-changing script starts with.
-fn stock_call(cx: &Context, store: &Id, call: Call) -> Call {
+fn stock_call(cx: &Context, store: &Id<Store>, call: Call) -> Call {
     call.key(cx.keys.stock(store))
         .key(cx.keys.movements(store))
         .setting(cx.stream_max_len)

@@ -10,7 +10,10 @@ use crate::{
     ops::{
         Context, Replied,
         binding::{Execute, Layout, Operation, Record},
-        types::Id,
+        types::{
+            Id,
+            kind::{Order, Product, Store},
+        },
     },
     redis::{Call, Reply, Script},
 };
@@ -25,14 +28,20 @@ const PLACE: Layout = Layout {
 };
 
 /// The order's record is its idempotency record: an order id is placed once.
-fn place_record(cx: &Context, store: &Id, order_id: &Id) -> Record {
+fn place_record(cx: &Context, store: &Id<Store>, order_id: &Id<Order>) -> Record {
     Record {
         key: cx.keys.order(store, order_id),
         requested: true,
     }
 }
 
-fn place_call(cx: &Context, store: &Id, order_id: &Id, items: &[Item], call: Call) -> Call {
+fn place_call(
+    cx: &Context,
+    store: &Id<Store>,
+    order_id: &Id<Order>,
+    items: &[Item],
+    call: Call,
+) -> Call {
     let mut call = stock_call(cx, store, call).arg(order_id.as_str());
     for item in items {
         call = call
@@ -111,7 +120,7 @@ impl Operation for OrderItems {
         argv_lists: &[],
     };
     /// The products; `None`: no such order.
-    type Outcome = Option<Vec<Id>>;
+    type Outcome = Option<Vec<Id<Product>>>;
 
     fn record(&self, _cx: &Context) -> Option<Record> {
         None

@@ -6,7 +6,7 @@ use crate::{
     ops::{
         Context,
         binding::{Layout, Operation, Record},
-        types::Id,
+        types::{Id, kind::Product},
     },
     redis::{Call, Reply, Script},
 };
@@ -108,7 +108,7 @@ impl Operation for GetStock {
         argv_lists: &["1 .. N"],
     };
     /// `(product, level)`, in the order asked.
-    type Outcome = Vec<(Id, i64)>;
+    type Outcome = Vec<(Id<Product>, i64)>;
 
     fn record(&self, _cx: &Context) -> Option<Record> {
         None

@@ -8,16 +8,19 @@ mod reads;
 
 use std::time::SystemTime;
 
-use super::types::{Amount, Id};
+use super::types::{
+    Amount, Id, RequestId,
+    kind::{self, Account, Book},
+};
 use crate::error::Error;
 
 /// A credit or debit of one account: what [`Credit`] and [`Debit`] take.
 #[derive(Clone, Debug)]
 pub struct Posting {
     /// The book.
-    pub book: Id,
+    pub book: Id<Book>,
     /// The account.
-    pub account: Id,
+    pub account: Id<Account>,
     /// Minor units, 1 to 2^53−1.
     pub amount: Amount,
     /// The caller's reference.
@@ -25,7 +28,7 @@ pub struct Posting {
     /// The caller's description.
     pub description: String,
     /// The idempotency key.
-    pub request_id: Option<Id>,
+    pub request_id: Option<RequestId>,
 }
 
 /// Money into one account.
@@ -40,24 +43,24 @@ pub struct Debit(pub Posting);
 #[derive(Clone, Debug)]
 pub struct GetBalances {
     /// The book.
-    pub book: Id,
+    pub book: Id<Book>,
     /// The accounts, in the order their balances are wanted.
-    pub accounts: Vec<Id>,
+    pub accounts: Vec<Id<Account>>,
 }
 
 /// A transfer request.
 #[derive(Clone, Debug)]
 pub struct Transfer {
     /// The book.
-    pub book: Id,
+    pub book: Id<Book>,
     /// The source account.
-    pub from: Id,
+    pub from: Id<Account>,
     /// The target account.
-    pub to: Id,
+    pub to: Id<Account>,
     /// Minor units, 1 to 2^53−1.
     pub amount: Amount,
     /// The transfer's id and idempotency key.
-    pub transfer_id: Id,
+    pub transfer_id: Id<kind::Transfer>,
     /// The caller's reference.
     pub reference: String,
     /// The caller's description.
@@ -153,16 +156,16 @@ pub struct Entry {
 #[derive(Clone, Debug)]
 pub struct EntriesQuery {
     /// The book.
-    pub book: Id,
+    pub book: Id<Book>,
     /// Only this account's.
-    pub account: Option<Id>,
+    pub account: Option<Id<Account>>,
     /// At most this many.
     pub page_size: usize,
     /// After this page token.
     pub page_token: Option<String>,
 }
 
-fn overflow(account: &Id, balance: i64) -> Error {
+fn overflow(account: &Id<Account>, balance: i64) -> Error {
     Error::invalid(
         "amount",
         format!("would take the balance of {account} past 2^53-1 (it is {balance})"),

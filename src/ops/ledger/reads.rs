@@ -7,7 +7,7 @@ use crate::{
     ops::{
         Context, Page, Replied,
         binding::{Execute, Layout, Operation, Record},
-        types::Id,
+        types::{Id, kind::Account},
     },
     redis::{Call, Reply, Script, field},
 };
@@ -22,7 +22,7 @@ impl Operation for GetBalances {
         argv_lists: &["1 .. N"],
     };
     /// `(account, balance)`, in the order asked.
-    type Outcome = Vec<(Id, i64)>;
+    type Outcome = Vec<(Id<Account>, i64)>;
 
     fn record(&self, _cx: &Context) -> Option<Record> {
         None
