@@ -36,6 +36,42 @@ pub struct Layout {
 }
 
 impl Layout {
+    /// A reading script's positions: its fixed keys and arguments.
+    #[must_use]
+    pub const fn read(keys: &'static [&'static str], argv: &'static [&'static str]) -> Self {
+        Self {
+            writes: false,
+            keys,
+            key_lists: &[],
+            argv,
+            argv_lists: &[],
+        }
+    }
+
+    /// A writing script's positions after the prelude's: its fixed keys
+    /// and arguments.
+    #[must_use]
+    pub const fn write(keys: &'static [&'static str], argv: &'static [&'static str]) -> Self {
+        Self {
+            writes: true,
+            ..Self::read(keys, argv)
+        }
+    }
+
+    /// The same, followed by lists of keys and of arguments.
+    #[must_use]
+    pub const fn lists(
+        self,
+        key_lists: &'static [&'static str],
+        argv_lists: &'static [&'static str],
+    ) -> Self {
+        Self {
+            key_lists,
+            argv_lists,
+            ..self
+        }
+    }
+
     /// Whether `call` has the keys and arguments this layout declares:
     /// exactly the fixed ones, or at least them when lists follow.
     fn admits(&self, call: &Call) -> bool {
@@ -98,8 +134,10 @@ pub trait Operation: Sync {
         Ok(())
     }
 
-    /// The idempotency record, for a writing script; `None` for reads.
-    fn record(&self, cx: &Context) -> Option<Record>;
+    /// The idempotency record, for a writing script; reads have none.
+    fn record(&self, _cx: &Context) -> Option<Record> {
+        None
+    }
 
     /// Appends the keys and arguments after the idempotency positions.
     fn build(&self, cx: &Context, call: Call) -> Call;

@@ -117,13 +117,10 @@ pub struct GetQuota {
 
 impl Operation for Adjust {
     const SCRIPT: Script = Script::CountersAdjust;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &["the counter"],
-        key_lists: &[],
-        argv: &["the amount", "the lowest value", "the highest value"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::write(
+        &["the counter"],
+        &["the amount", "the lowest value", "the highest value"],
+    );
     type Outcome = AdjustOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -164,19 +161,9 @@ impl Operation for Adjust {
 
 impl Operation for GetCounter {
     const SCRIPT: Script = Script::CountersGet;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["the counter"],
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(&["the counter"], &[]);
     /// The value.
     type Outcome = i64;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.counter(&self.name))
@@ -192,18 +179,15 @@ impl Operation for GetCounter {
 
 impl Operation for Consume {
     const SCRIPT: Script = Script::CountersConsumeQuota;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &["the quota"],
-        key_lists: &[],
-        argv: &[
+    const LAYOUT: Layout = Layout::write(
+        &["the quota"],
+        &[
             "seconds added",
             "units to spend",
             "units allowed",
             "offset from UTC",
         ],
-        argv_lists: &[],
-    };
+    );
     type Outcome = QuotaOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -245,18 +229,11 @@ impl Operation for Consume {
 
 impl Operation for GetQuota {
     const SCRIPT: Script = Script::CountersGetQuota;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["the quota"],
-        key_lists: &[],
-        argv: &["seconds added", "units allowed", "offset from UTC"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(
+        &["the quota"],
+        &["seconds added", "units allowed", "offset from UTC"],
+    );
     type Outcome = QuotaState;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.quota(&self.name, self.utc_offset_minutes))

@@ -84,18 +84,8 @@ const WRITE_KEYS: &[&str] = &["the record"];
 
 impl Operation for GetRecord {
     const SCRIPT: Script = Script::RecordsGet;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: WRITE_KEYS,
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(WRITE_KEYS, &[]);
     type Outcome = Versioned;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.record(&self.key))
@@ -114,13 +104,7 @@ impl Operation for GetRecord {
 
 impl Operation for PutRecord {
     const SCRIPT: Script = Script::RecordsPut;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: WRITE_KEYS,
-        key_lists: &[],
-        argv: &["the expected version", "the value"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::write(WRITE_KEYS, &["the expected version", "the value"]);
     type Outcome = PutOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -148,13 +132,7 @@ impl Operation for PutRecord {
 
 impl Operation for DeleteRecord {
     const SCRIPT: Script = Script::RecordsDelete;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: WRITE_KEYS,
-        key_lists: &[],
-        argv: &["the expected version"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::write(WRITE_KEYS, &["the expected version"]);
     type Outcome = DeleteOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {

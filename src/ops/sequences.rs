@@ -73,13 +73,7 @@ const KEYS: &[&str] = &["the highest id issued", "the free ids"];
 
 impl Operation for NextIds {
     const SCRIPT: Script = Script::SequencesNext;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: KEYS,
-        key_lists: &[],
-        argv: &["how many ids"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::write(KEYS, &["how many ids"]);
     /// The ids issued.
     type Outcome = Vec<i64>;
 
@@ -115,13 +109,7 @@ impl Operation for NextIds {
 
 impl Operation for ReturnIds {
     const SCRIPT: Script = Script::SequencesReturn;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: KEYS,
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &["3 .."],
-    };
+    const LAYOUT: Layout = Layout::write(KEYS, &[]).lists(&[], &["3 .."]);
     type Outcome = Returned;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -166,18 +154,8 @@ impl Operation for ReturnIds {
 
 impl Operation for GetSequence {
     const SCRIPT: Script = Script::SequencesGet;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: KEYS,
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(KEYS, &[]);
     type Outcome = SequenceState;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.sequence_high(&self.name))

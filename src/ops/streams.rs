@@ -7,7 +7,7 @@ use std::{
 
 use super::{
     Context,
-    binding::{Layout, Operation, Record},
+    binding::{Layout, Operation},
 };
 use crate::{
     deadline::Deadline,
@@ -86,19 +86,12 @@ pub struct ReadPage {
 
 impl Operation for ReadPage {
     const SCRIPT: Script = Script::StreamsPage;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["the stream"],
-        key_lists: &[],
-        argv: &["the last entry of the previous page", "at most"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(
+        &["the stream"],
+        &["the last entry of the previous page", "at most"],
+    );
     /// The entries, newest first.
     type Outcome = Vec<Entry>;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, _cx: &Context, call: Call) -> Call {
         call.key(self.stream.clone())

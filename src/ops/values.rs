@@ -143,19 +143,9 @@ pub struct GetValue {
 
 impl Operation for GetValue {
     const SCRIPT: Script = Script::ValuesGet;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["the value"],
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(&["the value"], &[]);
     /// The value; `None` when the key does not exist.
     type Outcome = Option<Vec<u8>>;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.value(&self.key))
@@ -172,18 +162,15 @@ impl Operation for GetValue {
 
 impl Operation for CompareAndSwap {
     const SCRIPT: Script = Script::ValuesCas;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &["the value"],
-        key_lists: &[],
-        argv: &[
+    const LAYOUT: Layout = Layout::write(
+        &["the value"],
+        &[
             "the value must equal",
             "the expected value",
             "set the value",
             "the new value",
         ],
-        argv_lists: &[],
-    };
+    );
     type Outcome = CasOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -224,13 +211,11 @@ impl ConditionalUpdate {
 
 impl Operation for ConditionalUpdate {
     const SCRIPT: Script = Script::ValuesCondUpdate;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &[],
-        key_lists: &["2 .. 1+N", "2+N .. 1+N+M"],
-        argv: &["the number of conditions", "the number of writes"],
-        argv_lists: &["5 .. 4+2N", "5+2N .. 4+2N+2M"],
-    };
+    const LAYOUT: Layout =
+        Layout::write(&[], &["the number of conditions", "the number of writes"]).lists(
+            &["2 .. 1+N", "2+N .. 1+N+M"],
+            &["5 .. 4+2N", "5+2N .. 4+2N+2M"],
+        );
     type Outcome = UpdateOutcome;
 
     /// In cluster mode one script can only touch one slot: a request whose

@@ -19,13 +19,8 @@ use crate::{
 };
 
 /// The positions of `inventory_place_order`, for orders and deductions.
-const PLACE: Layout = Layout {
-    writes: true,
-    keys: &STOCK_KEYS,
-    key_lists: &["4 .. 3+N"],
-    argv: &["maxlen", "the order id"],
-    argv_lists: &["5 .. 4+2N"],
-};
+const PLACE: Layout =
+    Layout::write(&STOCK_KEYS, &["maxlen", "the order id"]).lists(&["4 .. 3+N"], &["5 .. 4+2N"]);
 
 /// The order's record is its idempotency record: an order id is placed once.
 fn place_record(cx: &Context, store: &Id<Store>, order_id: &Id<Order>) -> Record {
@@ -112,19 +107,9 @@ impl Operation for Deduct {
 
 impl Operation for OrderItems {
     const SCRIPT: Script = Script::InventoryOrderItems;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["the order"],
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::read(&["the order"], &[]);
     /// The products; `None`: no such order.
     type Outcome = Option<Vec<Id<Product>>>;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, _cx: &Context, call: Call) -> Call {
         call.key(self.order.clone())
@@ -144,13 +129,11 @@ impl Operation for OrderItems {
 
 impl Operation for CancelLoaded {
     const SCRIPT: Script = Script::InventoryCancelOrder;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &["the order", STOCK_KEYS[0], STOCK_KEYS[1]],
-        key_lists: &["5 .. 4+N"],
-        argv: &["maxlen", "the order id"],
-        argv_lists: &["5 .. 4+N"],
-    };
+    const LAYOUT: Layout = Layout::write(
+        &["the order", STOCK_KEYS[0], STOCK_KEYS[1]],
+        &["maxlen", "the order id"],
+    )
+    .lists(&["5 .. 4+N"], &["5 .. 4+N"]);
     type Outcome = CancelReply;
 
     fn record(&self, cx: &Context) -> Option<Record> {

@@ -13,13 +13,8 @@ use crate::{
 
 impl Operation for SetStock {
     const SCRIPT: Script = Script::InventorySetStock;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &STOCK_KEYS,
-        key_lists: &["4 .. 3+N"],
-        argv: &["maxlen"],
-        argv_lists: &["4 .. 3+2N"],
-    };
+    const LAYOUT: Layout =
+        Layout::write(&STOCK_KEYS, &["maxlen"]).lists(&["4 .. 3+N"], &["4 .. 3+2N"]);
     type Outcome = Vec<StockChange>;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -52,13 +47,10 @@ impl Operation for SetStock {
 
 impl Operation for Restock {
     const SCRIPT: Script = Script::InventoryRestock;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &[STOCK_KEYS[0], STOCK_KEYS[1], "the product's movements"],
-        key_lists: &[],
-        argv: &["maxlen", "the product", "units to add"],
-        argv_lists: &[],
-    };
+    const LAYOUT: Layout = Layout::write(
+        &[STOCK_KEYS[0], STOCK_KEYS[1], "the product's movements"],
+        &["maxlen", "the product", "units to add"],
+    );
     type Outcome = StockChange;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -100,19 +92,9 @@ impl Operation for Restock {
 
 impl Operation for GetStock {
     const SCRIPT: Script = Script::InventoryGetStock;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &[STOCK_KEYS[0]],
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &["1 .. N"],
-    };
+    const LAYOUT: Layout = Layout::read(&[STOCK_KEYS[0]], &[]).lists(&[], &["1 .. N"]);
     /// `(product, level)`, in the order asked.
     type Outcome = Vec<(Id<Product>, i64)>;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, mut call: Call) -> Call {
         call = call.key(cx.keys.stock(&self.store));

@@ -14,11 +14,9 @@ use crate::{
 };
 
 /// The positions `ledger_post` takes, for credits and debits alike.
-const POST: Layout = Layout {
-    writes: true,
-    keys: &["balances", "the book's entries", "the account's entries"],
-    key_lists: &[],
-    argv: &[
+const POST: Layout = Layout::write(
+    &["balances", "the book's entries", "the account's entries"],
+    &[
         "maxlen",
         "'credit' or 'debit'",
         "the account",
@@ -27,8 +25,7 @@ const POST: Layout = Layout {
         "description",
         "the request id",
     ],
-    argv_lists: &[],
-};
+);
 
 impl Posting {
     fn record(&self, cx: &Context) -> Record {
@@ -107,16 +104,14 @@ impl Operation for Debit {
 
 impl Operation for Transfer {
     const SCRIPT: Script = Script::LedgerTransfer;
-    const LAYOUT: Layout = Layout {
-        writes: true,
-        keys: &[
+    const LAYOUT: Layout = Layout::write(
+        &[
             "balances",
             "the book's entries",
             "the source account's entries",
             "the target account's entries",
         ],
-        key_lists: &[],
-        argv: &[
+        &[
             "maxlen",
             "the source account",
             "the target account",
@@ -125,8 +120,7 @@ impl Operation for Transfer {
             "description",
             "the transfer id",
         ],
-        argv_lists: &[],
-    };
+    );
     type Outcome = TransferOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {

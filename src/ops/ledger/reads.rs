@@ -6,7 +6,7 @@ use crate::{
     error::Error,
     ops::{
         Context, Page, Replied,
-        binding::{Execute, Layout, Operation, Record},
+        binding::{Execute, Layout, Operation},
         types::{Id, kind::Account},
     },
     redis::{Call, Reply, Script, field},
@@ -14,19 +14,9 @@ use crate::{
 
 impl Operation for GetBalances {
     const SCRIPT: Script = Script::LedgerGetBalances;
-    const LAYOUT: Layout = Layout {
-        writes: false,
-        keys: &["balances"],
-        key_lists: &[],
-        argv: &[],
-        argv_lists: &["1 .. N"],
-    };
+    const LAYOUT: Layout = Layout::read(&["balances"], &[]).lists(&[], &["1 .. N"]);
     /// `(account, balance)`, in the order asked.
     type Outcome = Vec<(Id<Account>, i64)>;
-
-    fn record(&self, _cx: &Context) -> Option<Record> {
-        None
-    }
 
     fn build(&self, cx: &Context, mut call: Call) -> Call {
         call = call.key(cx.keys.balances(&self.book));
