@@ -6,7 +6,7 @@ use std::{
 };
 
 use super::{
-    Context,
+    Context, Replied,
     binding::{Layout, Operation},
 };
 use crate::{
@@ -54,7 +54,7 @@ impl Entry {
 
     /// The entry's id in the main stream: an entry of a per-product or
     /// per-account stream (`filtered`) carries it in field `id`.
-    pub fn main_id(&self, filtered: bool) -> Result<String, Error> {
+    fn main_id(&self, filtered: bool) -> Result<String, Error> {
         if filtered {
             self.text(field::ID)
         } else {
@@ -124,23 +124,25 @@ impl Operation for ReadPage {
 
 impl Context {
     /// Up to `size` entries of `stream`, newest first, after `token`, each
-    /// read by `decode`.
+    /// read by `decode` with its id in the main stream (`filtered`: this is
+    /// a per-product or per-account copy, which carries that id in a
+    /// field).
     pub(crate) async fn page<T>(
         &self,
-        stream: String,
+        (stream, filtered): (String, bool),
         token: Option<&str>,
         size: usize,
         deadline: Deadline,
-        decode: impl Fn(&Entry) -> Result<T, Error>,
-    ) -> Result<Page<T>, Error> {
+        decode: impl Fn(&Entry, String) -> Result<T, Error>,
+    ) -> Result<Replied<Page<T>>, Error> {
         // Nothing comes before the first possible id, and Redis refuses to
         // range below it (`XREVRANGE … (0-0` is an error), so a page after
         // it is empty without asking.
         if token == Some("0-0") {
-            return Ok(Page {
+            return Ok(Replied::fresh(Page {
                 items: Vec::new(),
                 next_token: None,
-            });
+            }));
         }
         let read = ReadPage {
             stream,
@@ -154,9 +156,10 @@ impl Context {
         } else {
             None
         };
-        Ok(Page {
-            items: items.iter().map(decode).collect::<Result<_, _>>()?,
-            next_token,
-        })
+        let items = items
+            .iter()
+            .map(|entry| decode(entry, entry.main_id(filtered)?))
+            .collect::<Result<_, _>>()?;
+        Ok(Replied::fresh(Page { items, next_token }))
     }
 }

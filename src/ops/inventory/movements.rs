@@ -18,37 +18,34 @@ impl Execute for MovementsQuery {
         deadline: Deadline,
     ) -> Result<Replied<Page<Movement>>, Error> {
         let stream = match &self.product {
-            Some(product) => cx.keys.product_movements(&self.store, product),
-            None => cx.keys.movements(&self.store),
+            Some(product) => (cx.keys.product_movements(&self.store, product), true),
+            None => (cx.keys.movements(&self.store), false),
         };
-        let filtered = self.product.is_some();
-        let page = cx
-            .page(
-                stream,
-                self.page_token.as_deref(),
-                self.page_size,
-                deadline,
-                |entry| {
-                    let kind = match entry.text(field::KIND)?.as_str() {
-                        "set" => MovementKind::Set,
-                        "restock" => MovementKind::Restock,
-                        "deduct" => MovementKind::Deduct,
-                        "cancel" => MovementKind::Cancel,
-                        _ => return Err(Error::internal("streams_page", "unknown movement kind")),
-                    };
-                    Ok(Movement {
-                        id: entry.main_id(filtered)?,
-                        kind,
-                        product: entry.text(field::PRODUCT)?,
-                        delta: entry.int(field::DELTA)?,
-                        before: entry.int(field::BEFORE)?,
-                        after: entry.int(field::AFTER)?,
-                        order_id: entry.text(field::ORDER)?,
-                        time: entry.time()?,
-                    })
-                },
-            )
-            .await?;
-        Ok(Replied::fresh(page))
+        cx.page(
+            stream,
+            self.page_token.as_deref(),
+            self.page_size,
+            deadline,
+            |entry, id| {
+                let kind = match entry.text(field::KIND)?.as_str() {
+                    "set" => MovementKind::Set,
+                    "restock" => MovementKind::Restock,
+                    "deduct" => MovementKind::Deduct,
+                    "cancel" => MovementKind::Cancel,
+                    _ => return Err(Error::internal("streams_page", "unknown movement kind")),
+                };
+                Ok(Movement {
+                    id,
+                    kind,
+                    product: entry.text(field::PRODUCT)?,
+                    delta: entry.int(field::DELTA)?,
+                    before: entry.int(field::BEFORE)?,
+                    after: entry.int(field::AFTER)?,
+                    order_id: entry.text(field::ORDER)?,
+                    time: entry.time()?,
+                })
+            },
+        )
+        .await
     }
 }

@@ -50,42 +50,39 @@ impl Execute for EntriesQuery {
         deadline: Deadline,
     ) -> Result<Replied<Page<Entry>>, Error> {
         let stream = match &self.account {
-            Some(account) => cx.keys.account_entries(&self.book, account),
-            None => cx.keys.entries(&self.book),
+            Some(account) => (cx.keys.account_entries(&self.book, account), true),
+            None => (cx.keys.entries(&self.book), false),
         };
-        let filtered = self.account.is_some();
-        let page = cx
-            .page(
-                stream,
-                self.page_token.as_deref(),
-                self.page_size,
-                deadline,
-                |entry| {
-                    let kind = match entry.text(field::KIND)?.as_str() {
-                        "credit" => EntryKind::Credit,
-                        "debit" => EntryKind::Debit,
-                        "transfer" => EntryKind::Transfer,
-                        _ => return Err(Error::internal("streams_page", "unknown entry kind")),
-                    };
-                    Ok(Entry {
-                        id: entry.main_id(filtered)?,
-                        kind,
-                        from: entry.text(field::FROM)?,
-                        to: entry.text(field::TO)?,
-                        amount: entry.int(field::AMOUNT)?,
-                        from_balance: (
-                            entry.int(field::FROM_BEFORE)?,
-                            entry.int(field::FROM_AFTER)?,
-                        ),
-                        to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
-                        reference: entry.text(field::REFERENCE)?,
-                        description: entry.text(field::DESCRIPTION)?,
-                        request_id: entry.text(field::REQUEST_ID)?,
-                        time: entry.time()?,
-                    })
-                },
-            )
-            .await?;
-        Ok(Replied::fresh(page))
+        cx.page(
+            stream,
+            self.page_token.as_deref(),
+            self.page_size,
+            deadline,
+            |entry, id| {
+                let kind = match entry.text(field::KIND)?.as_str() {
+                    "credit" => EntryKind::Credit,
+                    "debit" => EntryKind::Debit,
+                    "transfer" => EntryKind::Transfer,
+                    _ => return Err(Error::internal("streams_page", "unknown entry kind")),
+                };
+                Ok(Entry {
+                    id,
+                    kind,
+                    from: entry.text(field::FROM)?,
+                    to: entry.text(field::TO)?,
+                    amount: entry.int(field::AMOUNT)?,
+                    from_balance: (
+                        entry.int(field::FROM_BEFORE)?,
+                        entry.int(field::FROM_AFTER)?,
+                    ),
+                    to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
+                    reference: entry.text(field::REFERENCE)?,
+                    description: entry.text(field::DESCRIPTION)?,
+                    request_id: entry.text(field::REQUEST_ID)?,
+                    time: entry.time()?,
+                })
+            },
+        )
+        .await
     }
 }
