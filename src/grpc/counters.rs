@@ -7,7 +7,7 @@ use crate::{
         Adjust, AdjustOutcome, Bound, Consume, GetCounter, GetQuota, Limits, QuotaOutcome,
         QuotaState, Replied,
         limits::MAX_UTC_OFFSET_MINUTES,
-        types::{self, Id, MAX_SAFE_INTEGER},
+        types::{self, Id, MAX_SAFE_INTEGER, Units},
     },
     proto::v1::{
         self as pb, adjust_counter_response as adjust, consume_quota_response as consume,
@@ -109,8 +109,8 @@ impl Rpc for pb::ConsumeQuotaRequest {
     fn parse(self, _limits: &Limits) -> Result<Consume, Error> {
         let mut f = Fields::new();
         let name = f.take("name", Id::parse(&self.name));
-        let amount = f.take("amount", types::quantity(self.amount, 1));
-        let limit = f.take("daily_limit", types::quantity(self.daily_limit, 1));
+        let amount = f.take("amount", Units::parse(self.amount, 1));
+        let limit = f.take("daily_limit", Units::parse(self.daily_limit, 1));
         let offset = f.take("utc_offset_minutes", utc_offset(self.utc_offset_minutes));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
         f.finish(|| {
@@ -154,7 +154,7 @@ impl Rpc for pb::GetQuotaRequest {
     fn parse(self, _limits: &Limits) -> Result<GetQuota, Error> {
         let mut f = Fields::new();
         let name = f.take("name", Id::parse(&self.name));
-        let limit = f.take("daily_limit", types::quantity(self.daily_limit, 1));
+        let limit = f.take("daily_limit", Units::parse(self.daily_limit, 1));
         let offset = f.take("utc_offset_minutes", utc_offset(self.utc_offset_minutes));
         f.finish(|| {
             Some(GetQuota {

@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use super::{
     Context,
     binding::{Layout, Operation, Record},
-    types::{Id, RequestId, kind::Counter},
+    types::{Id, RequestId, Units, kind::Counter},
 };
 use crate::{
     error::Error,
@@ -63,9 +63,9 @@ pub struct Consume {
     /// The quota.
     pub name: Id<Counter>,
     /// Units to spend.
-    pub amount: i64,
+    pub amount: Units,
     /// Units allowed per day.
-    pub daily_limit: i64,
+    pub daily_limit: Units,
     /// The day's offset from UTC, in minutes.
     pub utc_offset_minutes: i32,
     /// The idempotency key.
@@ -110,7 +110,7 @@ pub struct GetQuota {
     /// The counter.
     pub name: Id<Counter>,
     /// Units allowed per day.
-    pub daily_limit: i64,
+    pub daily_limit: Units,
     /// The day's offset from UTC, minutes.
     pub utc_offset_minutes: i32,
 }
@@ -202,8 +202,8 @@ impl Operation for Consume {
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.quota(&self.name, self.utc_offset_minutes))
             .setting(cx.clock_skew_secs)
-            .arg(self.amount)
-            .arg(self.daily_limit)
+            .arg(self.amount.get())
+            .arg(self.daily_limit.get())
             .arg(self.utc_offset_minutes)
     }
 
@@ -238,7 +238,7 @@ impl Operation for GetQuota {
     fn build(&self, cx: &Context, call: Call) -> Call {
         call.key(cx.keys.quota(&self.name, self.utc_offset_minutes))
             .setting(cx.clock_skew_secs)
-            .arg(self.daily_limit)
+            .arg(self.daily_limit.get())
             .arg(self.utc_offset_minutes)
     }
 

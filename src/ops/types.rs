@@ -178,8 +178,8 @@ impl Amount {
     }
 }
 
-/// A whole number of units of stock, from a floor (0 for a level, 1 for
-/// units to add or take) to 2^53−1.
+/// A whole number of units — of stock, of a daily quota — from a floor (0
+/// for a stock level, 1 for units to add, take or spend) to 2^53−1.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Units(i64);
 
