@@ -54,8 +54,67 @@ fields! {
     REQUEST_ID, request_id = "q";
 }
 
+/// Every code, for the check that scripts write none by hand.
+#[cfg(test)]
+const CODES: &[&str] = &[
+    KIND,
+    ID,
+    PRODUCT,
+    DELTA,
+    BEFORE,
+    AFTER,
+    ORDER,
+    FROM,
+    TO,
+    AMOUNT,
+    FROM_BEFORE,
+    FROM_AFTER,
+    TO_BEFORE,
+    TO_AFTER,
+    REFERENCE,
+    DESCRIPTION,
+    REQUEST_ID,
+];
+
 #[cfg(test)]
 mod tests {
+    use crate::redis::Script;
+
+    /// No script spells a field code out: each writes `F.<name>`, so the
+    /// table above is the only place a code lives. A statement that adds
+    /// to a stream (`XADD`, or the `fields` list a ledger script builds
+    /// for it) holds no quoted code.
+    #[test]
+    fn scripts_write_codes_from_the_table() {
+        let mut statements = 0;
+        for script in Script::ALL {
+            let source = script.source();
+            for statement in source
+                .split("redis.call(")
+                .chain(source.split("local fields = {"))
+            {
+                let statement = statement.split("\n\n").next().unwrap_or("");
+                if !(statement.starts_with("'XADD'") || statement.contains("unpack(fields)"))
+                    && !statement.trim_start().starts_with("F.kind")
+                {
+                    continue;
+                }
+                statements += 1;
+                for code in super::CODES {
+                    let quoted = format!("'{code}',");
+                    assert!(
+                        !statement.contains(&quoted),
+                        "{}: {quoted} in {statement:?}",
+                        script.name()
+                    );
+                }
+            }
+        }
+        // Two streams per movement, two or three per ledger entry, in six
+        // scripts: the check saw them.
+        assert!(statements >= 12, "{statements} statements checked");
+    }
+
     /// The Lua table names every code once.
     #[test]
     fn lua_table() {
