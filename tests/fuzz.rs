@@ -668,7 +668,7 @@ mod classes {
     /// a message that does not decode is never INTERNAL or UNKNOWN.
     #[test]
     fn any_bytes_are_answered_or_invalid() {
-        const METHODS: [&str; 12] = [
+        const METHODS: [&str; 13] = [
             "ValuesService/CompareAndSwap",
             "ValuesService/ConditionalUpdate",
             "RecordsService/PutRecord",
@@ -681,6 +681,7 @@ mod classes {
             "SequencesService/ReturnIds",
             "SequencesService/NextIds",
             "AdminService/GetScriptStatus",
+            "AdminService/GetHealth",
         ];
         let rt = runtime();
         let env = rt.block_on(Env::start());
