@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench breaking deploy-check setup
+.PHONY: run test lint bench bench-cluster breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -28,6 +28,13 @@ bench:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench
+
+## The scale-out curve: the same loads against local Redis Clusters of 1, 3
+## and 6 primaries; writes bench-out/cluster.md and cluster.svg.
+bench-cluster:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench --cluster 1,3,6 --concurrency 64,256 --duration 3s
 
 ## Breaking changes to proto/ against a release (before tagging the next):
 ##   make breaking AGAINST='.git#tag=v0.1.0'

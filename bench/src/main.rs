@@ -15,6 +15,7 @@
     clippy::cast_sign_loss
 )]
 
+mod cluster;
 mod direct;
 mod load;
 mod ops;
@@ -80,6 +81,12 @@ struct Args {
     /// cheapest per call, which leaves the most CPU to the service).
     #[arg(long, default_value_t = 1)]
     client_threads: usize,
+
+    /// Instead of the standalone sweep, the scale-out curve: the same
+    /// operations against local Redis Clusters of these many primaries
+    /// (e.g. `--cluster 1,3,6`), written to cluster.md and cluster.svg.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=16))]
+    cluster: Vec<u8>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -98,6 +105,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 async fn bench(args: Args) -> anyhow::Result<()> {
+    if !args.cluster.is_empty() {
+        let sizes: Vec<usize> = args.cluster.iter().copied().map(usize::from).collect();
+        return cluster::sweep(&args, &sizes).await;
+    }
     let redis = RedisProcess::start(&[])
         .await
         .context("start redis-server")?;

@@ -19,6 +19,24 @@ pub const PREFIX: &str = "bench";
 pub const KEYS: u32 = 1000;
 const BOOK: &str = "bench";
 
+/// Books the transfer load spreads over: 1 against a standalone Redis (the
+/// figures BENCHMARKS.md compares run to run), more against a cluster, so
+/// that transfers reach every primary ([`spread_books`]).
+static BOOKS: AtomicU64 = AtomicU64::new(1);
+
+/// Spreads transfers over `books` books from now on.
+pub fn spread_books(books: u64) {
+    BOOKS.store(books.max(1), Ordering::Relaxed);
+}
+
+/// The book of transfer `n`.
+fn book(n: u64) -> String {
+    match BOOKS.load(Ordering::Relaxed) {
+        1 => BOOK.to_owned(),
+        books => format!("{BOOK}-{}", n % books),
+    }
+}
+
 /// An operation to drive.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Op {
@@ -146,7 +164,7 @@ impl Client {
             Client::Ledger(ledger) => {
                 let id = NEXT_TRANSFER.fetch_add(1, Ordering::Relaxed);
                 let request = TransferRequest {
-                    book: BOOK.into(),
+                    book: book(n),
                     from_account: "a".into(),
                     to_account: "b".into(),
                     amount: 1,
@@ -181,6 +199,18 @@ pub async fn prepare(channel: Channel, redis_url: &str) -> anyhow::Result<()> {
         .get_multiplexed_async_connection()
         .await?;
     let () = redis::cmd("FLUSHALL").query_async(&mut conn).await?;
+    prepare_through(channel).await?;
+    let mut mset = redis::cmd("MSET");
+    for k in 0..KEYS {
+        mset.arg(direct_key(k)).arg("v1");
+    }
+    let () = mset.query_async(&mut conn).await?;
+    Ok(())
+}
+
+/// What [`prepare`] writes through rmw, on an emptied Redis: the CAS keys,
+/// and every book's account `a` funded.
+pub async fn prepare_through(channel: Channel) -> anyhow::Result<()> {
     let mut values = ValuesServiceClient::new(channel.clone());
     for k in 0..KEYS {
         values
@@ -192,20 +222,18 @@ pub async fn prepare(channel: Channel, redis_url: &str) -> anyhow::Result<()> {
             })
             .await?;
     }
-    LedgerServiceClient::new(channel)
-        .credit(CreditRequest {
-            book: BOOK.into(),
-            account: "a".into(),
-            amount: 1 << 52,
-            reference: String::new(),
-            description: "bench funding".into(),
-            request_id: String::new(),
-        })
-        .await?;
-    let mut mset = redis::cmd("MSET");
-    for k in 0..KEYS {
-        mset.arg(direct_key(k)).arg("v1");
+    let mut ledger = LedgerServiceClient::new(channel);
+    for n in 0..BOOKS.load(Ordering::Relaxed) {
+        ledger
+            .credit(CreditRequest {
+                book: book(n),
+                account: "a".into(),
+                amount: 1 << 52,
+                reference: String::new(),
+                description: "bench funding".into(),
+                request_id: String::new(),
+            })
+            .await?;
     }
-    let () = mset.query_async(&mut conn).await?;
     Ok(())
 }

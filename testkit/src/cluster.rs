@@ -160,6 +160,57 @@ impl Cluster {
         cluster
     }
 
+    /// `primaries` nodes (at least 1), each a primary without replicas,
+    /// the slots spread evenly: the benchmark's scale-out clusters.
+    /// (redis-cli creates clusters of 3 or more; one node is given every
+    /// slot by hand.)
+    pub async fn start_primaries(primaries: usize) -> Self {
+        assert!(primaries >= 1, "a cluster needs a primary");
+        let turn = ONE_AT_A_TIME.acquire().await.unwrap();
+        let node_timeout = Duration::from_secs(5);
+        let mut nodes = Vec::new();
+        for _ in 0..primaries {
+            nodes.push(start_node(node_timeout, None).await.0);
+        }
+        let output = if primaries == 1 {
+            // A node that never met another does not know its address and
+            // reports "" in CLUSTER SLOTS, which clients cannot dial.
+            let cli = |args: &[&str]| {
+                Command::new("redis-cli")
+                    .args(["-p", &nodes[0].port().to_string()])
+                    .args(args)
+                    .output()
+            };
+            cli(&["CONFIG", "SET", "cluster-announce-ip", "127.0.0.1"])
+                .and_then(|_| cli(&["CLUSTER", "ADDSLOTSRANGE", "0", "16383"]))
+        } else {
+            let addresses: Vec<String> = nodes
+                .iter()
+                .map(|n| format!("127.0.0.1:{}", n.port()))
+                .collect();
+            Command::new("timeout")
+                .args([&SETTLE_WITHIN.as_secs().to_string(), "redis-cli"])
+                .args(["--cluster", "create"])
+                .args(&addresses)
+                .args(["--cluster-replicas", "0", "--cluster-yes"])
+                .output()
+        }
+        .expect("redis-cli (apt-get install -y redis-tools)");
+        assert!(
+            output.status.success(),
+            "cluster of {primaries}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let cluster = Self {
+            nodes,
+            tls_ports: Vec::new(),
+            node_timeout,
+            _turn: turn,
+        };
+        cluster.wait_settled().await;
+        cluster
+    }
+
     /// Starts a seventh node and joins it as a primary without slots, as
     /// when a cluster is grown; returns its port once every node knows it.
     /// (Plaintext clusters only.)
