@@ -21,6 +21,7 @@ mod load;
 mod ops;
 mod report;
 mod service;
+mod workers;
 
 use std::{fmt::Write as _, path::PathBuf, time::Duration};
 
@@ -87,6 +88,14 @@ struct Args {
     /// (e.g. `--cluster 1,3,6`), written to cluster.md and cluster.svg.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(1..=16))]
     cluster: Vec<u8>,
+
+    /// Instead of the standalone sweep, the multi-core sweep: rmw started
+    /// with each of these `--worker-threads` (e.g. `--workers
+    /// 1,2,4,8,16`), written to workers.md and workers.svg. Give the load
+    /// generator threads to match (`--client-threads`): the report says
+    /// where it, not rmw, was the limit.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=1024))]
+    workers: Vec<u16>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -108,6 +117,10 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if !args.cluster.is_empty() {
         let sizes: Vec<usize> = args.cluster.iter().copied().map(usize::from).collect();
         return cluster::sweep(&args, &sizes).await;
+    }
+    if !args.workers.is_empty() {
+        let counts: Vec<usize> = args.workers.iter().copied().map(usize::from).collect();
+        return workers::sweep(&args, &counts).await;
     }
     let redis = RedisProcess::start(&[])
         .await
