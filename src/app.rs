@@ -216,8 +216,9 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         pool_wait: settings.pool_wait,
         pool_mode: settings.pool_mode,
         max_timeout: config.server.max_timeout,
+        certificates: settings.certificates().map_err(anyhow::Error::msg)?,
     })
-    .context("bad Redis URL")?;
+    .context("bad Redis URL or TLS settings")?;
     Ok(Context {
         redis,
         keys: settings.key_prefix.clone(),

@@ -99,6 +99,21 @@ pub struct RedisSettings {
     #[arg(long = "redis-url", env = "RMW_REDIS_URL", value_name = "URL", value_delimiter = ',', value_parser = redis_url)]
     pub urls: Vec<String>,
 
+    /// PEM client certificate (chain) presented to Redis over `rediss://`,
+    /// for a Redis that asks for one (`tls-auth-clients yes`); needs
+    /// `--redis-tls-key`.
+    #[arg(long, env = "RMW_REDIS_TLS_CERT", requires = "redis_tls_key")]
+    pub redis_tls_cert: Option<PathBuf>,
+
+    /// PEM private key of `--redis-tls-cert`.
+    #[arg(long, env = "RMW_REDIS_TLS_KEY", requires = "redis_tls_cert")]
+    pub redis_tls_key: Option<PathBuf>,
+
+    /// PEM CA certificate(s) that Redis's server certificate must chain to,
+    /// instead of the system's roots (or the file `SSL_CERT_FILE` names).
+    #[arg(long, env = "RMW_REDIS_TLS_CA")]
+    pub redis_tls_ca: Option<PathBuf>,
+
     /// The Redis URLs are nodes of a Redis Cluster. Implied by several URLs.
     #[arg(long, env = "RMW_REDIS_CLUSTER")]
     pub redis_cluster: bool,
@@ -252,6 +267,29 @@ impl Config {
 }
 
 impl RedisSettings {
+    /// The client certificate and CA files for `rediss://`, read; `None`
+    /// when none is configured.
+    pub fn certificates(&self) -> Result<Option<redis::TlsCertificates>, String> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))
+        };
+        let client_tls = match (&self.redis_tls_cert, &self.redis_tls_key) {
+            (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+                client_cert: read(cert)?,
+                client_key: read(key)?,
+            }),
+            _ => None,
+        };
+        let root_cert = self.redis_tls_ca.as_ref().map(read).transpose()?;
+        if client_tls.is_none() && root_cert.is_none() {
+            return Ok(None);
+        }
+        Ok(Some(redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        }))
+    }
+
     /// Whether the URLs are a Redis Cluster's seeds: said so, or several.
     #[must_use]
     pub fn is_cluster(&self) -> bool {

@@ -79,16 +79,18 @@ async fn readme_examples_on_a_cluster() {
     tokio::task::block_in_place(|| readme::run_examples(&addr));
 }
 
-/// A cluster whose nodes speak TLS (client ports, bus, replication), as
-/// the production overlay deploys one. Asserted: the built binary, given
-/// two `rediss://` seed URLs and the test CA in `SSL_CERT_FILE`, serves
+/// A cluster whose nodes speak TLS (client ports, bus, replication) and ask
+/// every client for a certificate (`tls-auth-clients yes`), as the
+/// production overlay deploys one. Asserted: the built binary, given two
+/// `rediss://` seed URLs, its client certificate (`--redis-tls-cert`,
+/// `--redis-tls-key`) and the test CA (`--redis-tls-ca`), serves
 /// calls on keys in every primary's slots, reports its scripts loaded on
 /// the three primaries at their TLS ports (its per-node check connections
 /// are TLS too), and every primary sees its connections on the TLS port.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rediss_seeds_reach_a_tls_cluster() {
     let pki = Pki::new();
-    let cluster = Cluster::start_tls(&pki).await;
+    let cluster = Cluster::start_mtls(&pki).await;
     let seeds: Vec<String> = cluster
         .tls_ports
         .iter()
@@ -96,10 +98,23 @@ async fn rediss_seeds_reach_a_tls_cluster() {
         .map(|port| format!("rediss://127.0.0.1:{port}"))
         .collect();
     let prefix = unique_prefix();
-    let binary = Binary::spawn_with_env(
-        &["--redis-url", &seeds.join(","), "--key-prefix", &prefix],
-        &[("SSL_CERT_FILE", Pki::arg(&pki.ca).as_str())],
-    )
+    let (cert, key, ca) = (
+        Pki::arg(&pki.client_cert),
+        Pki::arg(&pki.client_key),
+        Pki::arg(&pki.ca),
+    );
+    let binary = Binary::spawn(&[
+        "--redis-url",
+        &seeds.join(","),
+        "--key-prefix",
+        &prefix,
+        "--redis-tls-cert",
+        &cert,
+        "--redis-tls-key",
+        &key,
+        "--redis-tls-ca",
+        &ca,
+    ])
     .await;
     let mut values = ValuesServiceClient::new(binary.channel.clone());
     let seed = cluster.nodes[0].port();

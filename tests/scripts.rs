@@ -21,6 +21,7 @@ fn connect(url: &str) -> Redis {
         pool_wait: Duration::from_secs(2),
         pool_mode: PoolMode::Shared,
         max_timeout: Duration::from_secs(30),
+        certificates: None,
     })
     .unwrap()
 }

@@ -163,6 +163,89 @@ async fn redis_over_tls() {
     );
 }
 
+/// Injected: a Redis whose TLS port asks every client for a certificate
+/// (`tls-auth-clients yes`). Asserted: the service with its client
+/// certificate and key (`--redis-tls-cert`, `--redis-tls-key`) and the test
+/// CA (`--redis-tls-ca`, no `SSL_CERT_FILE`) is ready and serves calls over
+/// that port; the same service without the certificate is refused by
+/// Redis, and AdminService/GetHealth says `redis` is down.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_over_mutual_tls() {
+    let pki = Pki::new();
+    let tls_port = common::free_port();
+    let (server_cert, server_key, ca) = (
+        Pki::arg(&pki.server_cert),
+        Pki::arg(&pki.server_key),
+        Pki::arg(&pki.ca),
+    );
+    let (client_cert, client_key) = (Pki::arg(&pki.client_cert), Pki::arg(&pki.client_key));
+    let _redis = common::redis(&[
+        "--tls-port",
+        &tls_port.to_string(),
+        "--tls-cert-file",
+        &server_cert,
+        "--tls-key-file",
+        &server_key,
+        "--tls-ca-cert-file",
+        &ca,
+        "--tls-auth-clients",
+        "yes",
+    ])
+    .await;
+    let url = format!("rediss://localhost:{tls_port}");
+    let with = Service::start_with(
+        &url,
+        &[
+            "--redis-tls-cert",
+            &client_cert,
+            "--redis-tls-key",
+            &client_key,
+            "--redis-tls-ca",
+            &ca,
+        ],
+    )
+    .await
+    .ready()
+    .await;
+    let r = with
+        .values()
+        .compare_and_swap(create("k"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(r.outcome, Some(cas::Outcome::Swapped(cas::Swapped {})));
+
+    let without = Service::start_with(&url, &["--redis-tls-ca", &ca]).await;
+    // Until the first check has run, nothing is known; then Redis's refusal
+    // is what it reports.
+    let started = std::time::Instant::now();
+    let redis = loop {
+        let health = without
+            .admin()
+            .get_health(rmw::proto::v1::GetHealthRequest {})
+            .await
+            .unwrap()
+            .into_inner();
+        let redis = health.components[0].clone();
+        if redis.detail != "not checked yet" {
+            break redis;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "never checked"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    println!("without a client certificate: {redis:?}");
+    assert!(!redis.serving, "{redis:?}");
+    let status = without
+        .values()
+        .compare_and_swap(create("k2"))
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+}
+
 /// Runs each service once, and a script reload, as `service`'s Redis user.
 async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedConnection) {
     let mut values = service.values();

@@ -34,7 +34,9 @@ pub mod slot;
 
 use std::{sync::Arc, time::Duration};
 
-use redis::{ErrorKind, IntoConnectionInfo, RedisError};
+use redis::{
+    Client, ConnectionInfo, ErrorKind, IntoConnectionInfo, RedisError, RedisResult, TlsCertificates,
+};
 
 pub use call::Call;
 pub use pool::{PoolMode, PoolStatistics};
@@ -64,6 +66,23 @@ pub struct RedisConfig {
     /// The longest deadline a request can have: no call waits longer for
     /// Redis to answer.
     pub max_timeout: Duration,
+    /// For `rediss://`: a client certificate to present (Redis with
+    /// `tls-auth-clients yes`) and the CA to check the server with, instead
+    /// of the system's roots.
+    pub certificates: Option<TlsCertificates>,
+}
+
+/// The connection settings of `url`, with `certificates` when given.
+pub(crate) fn connection_info(
+    url: &str,
+    certificates: Option<&TlsCertificates>,
+) -> RedisResult<ConnectionInfo> {
+    match certificates {
+        None => url.into_connection_info(),
+        Some(certificates) => Ok(Client::build_with_tls(url, certificates.clone())?
+            .get_connection_info()
+            .clone()),
+    }
 }
 
 /// The service's handle on Redis; cheap to clone.
@@ -106,12 +125,7 @@ impl Redis {
     pub fn new(config: &RedisConfig) -> Result<Self, RedisError> {
         let states = ScriptStates::default();
         let backend = if config.cluster {
-            Backend::Cluster(Box::new(ClusterPool::new(
-                &config.urls,
-                config.pool_size,
-                config.pool_wait,
-                config.max_timeout,
-            )?))
+            Backend::Cluster(Box::new(ClusterPool::new(config)?))
         } else {
             let [url] = config.urls.as_slice() else {
                 return Err(RedisError::from((
@@ -119,7 +133,7 @@ impl Redis {
                     "several Redis URLs are the seed nodes of a Redis Cluster: enable cluster mode",
                 )));
             };
-            let info = url.as_str().into_connection_info()?;
+            let info = connection_info(url, config.certificates.as_ref())?;
             let node = info.addr().to_string();
             let pool =
                 StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;

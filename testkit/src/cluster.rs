@@ -31,38 +31,45 @@ pub struct Cluster {
 }
 
 /// One cluster-enabled redis-server, and its TLS port with `tls`.
-async fn start_node(node_timeout: Duration, tls: Option<&Pki>) -> (RedisProcess, Option<u16>) {
+/// With `tls`, `(pki, client_auth)`: TLS ports with `pki`'s server
+/// certificate, asking clients for a certificate when `client_auth`.
+async fn start_node(
+    node_timeout: Duration,
+    tls: Option<(&Pki, bool)>,
+) -> (RedisProcess, Option<u16>) {
     let node_timeout = node_timeout.as_millis().to_string();
     // The bus port defaults to the port + 10000, which may be taken or
     // beyond 65535 for a random port: a free one is chosen.
     let bus = free_port().to_string();
     let tls_port = tls.map(|_| free_port().to_string());
-    let tls_args = tls.zip(tls_port.as_ref()).map(|(pki, tls_port)| {
-        [
-            "--tls-port".to_owned(),
-            tls_port.clone(),
-            "--tls-cert-file".to_owned(),
-            Pki::arg(&pki.server_cert),
-            "--tls-key-file".to_owned(),
-            Pki::arg(&pki.server_key),
-            "--tls-ca-cert-file".to_owned(),
-            Pki::arg(&pki.ca),
-            "--tls-auth-clients".to_owned(),
-            "no".to_owned(),
-            // The bus always asks the connecting node for a client
-            // certificate, which the server one (for servers only) cannot be.
-            "--tls-client-cert-file".to_owned(),
-            Pki::arg(&pki.client_cert),
-            "--tls-client-key-file".to_owned(),
-            Pki::arg(&pki.client_key),
-            // Topology (CLUSTER SLOTS, MOVED) names a TLS client the TLS
-            // ports; the bus and replicas speak TLS too.
-            "--tls-cluster".to_owned(),
-            "yes".to_owned(),
-            "--tls-replication".to_owned(),
-            "yes".to_owned(),
-        ]
-    });
+    let tls_args = tls
+        .zip(tls_port.as_ref())
+        .map(|((pki, client_auth), tls_port)| {
+            [
+                "--tls-port".to_owned(),
+                tls_port.clone(),
+                "--tls-cert-file".to_owned(),
+                Pki::arg(&pki.server_cert),
+                "--tls-key-file".to_owned(),
+                Pki::arg(&pki.server_key),
+                "--tls-ca-cert-file".to_owned(),
+                Pki::arg(&pki.ca),
+                "--tls-auth-clients".to_owned(),
+                if client_auth { "yes" } else { "no" }.to_owned(),
+                // The bus always asks the connecting node for a client
+                // certificate, which the server one (for servers only) cannot be.
+                "--tls-client-cert-file".to_owned(),
+                Pki::arg(&pki.client_cert),
+                "--tls-client-key-file".to_owned(),
+                Pki::arg(&pki.client_key),
+                // Topology (CLUSTER SLOTS, MOVED) names a TLS client the TLS
+                // ports; the bus and replicas speak TLS too.
+                "--tls-cluster".to_owned(),
+                "yes".to_owned(),
+                "--tls-replication".to_owned(),
+                "yes".to_owned(),
+            ]
+        });
     let mut args = vec![
         "--cluster-enabled",
         "yes",
@@ -118,12 +125,13 @@ impl Cluster {
 
     /// The cluster speaking TLS with `pki`'s server certificate on its
     /// client ports (also plaintext ones, for the harness), its bus and
-    /// replication, as the production overlay deploys it.
-    pub async fn start_tls(pki: &Pki) -> Self {
-        Self::start_with(Duration::from_secs(5), Some(pki)).await
+    /// replication, as the production overlay deploys it, and asking every
+    /// client of its TLS ports for a certificate signed by `pki`'s CA.
+    pub async fn start_mtls(pki: &Pki) -> Self {
+        Self::start_with(Duration::from_secs(5), Some((pki, true))).await
     }
 
-    async fn start_with(node_timeout: Duration, tls: Option<&Pki>) -> Self {
+    async fn start_with(node_timeout: Duration, tls: Option<(&Pki, bool)>) -> Self {
         let turn = ONE_AT_A_TIME.acquire().await.unwrap();
         let mut nodes = Vec::new();
         let mut tls_ports = Vec::new();

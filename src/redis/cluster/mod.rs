@@ -34,7 +34,7 @@ use std::{
 
 use bb8::{Pool, RunError};
 use redis::{
-    ErrorKind, IntoConnectionInfo, RedisError, RedisFuture, RedisResult,
+    ErrorKind, RedisError, RedisFuture, RedisResult,
     cluster::ClusterClient,
     cluster_async::ClusterConnection,
     io::{AsyncDNSResolver, tcp::TcpSettings},
@@ -44,7 +44,7 @@ pub use nodes::NodeLinks;
 use resend::RESEND_REASONS;
 use slots::SlotRange;
 
-use super::pool::PoolStatistics;
+use super::{RedisConfig, connection_info, pool::PoolStatistics};
 use crate::{deadline::Deadline, error::Error};
 
 /// How long making a connection to a node may take.
@@ -88,14 +88,14 @@ impl AsyncDNSResolver for CountingResolver {
 impl ClusterPool {
     /// A pool of `size` connections to the cluster of `seeds`; connects in
     /// the background.
-    pub fn new(
-        seeds: &[String],
-        size: u32,
-        wait: Duration,
-        max_timeout: Duration,
-    ) -> RedisResult<Self> {
+    pub fn new(config: &RedisConfig) -> RedisResult<Self> {
+        let (seeds, size, wait) = (&config.urls, config.pool_size, config.pool_wait);
         let connects = CountingResolver::default();
-        let client = ClusterClient::builder(seeds.iter().map(String::as_str))
+        let mut builder = ClusterClient::builder(seeds.iter().map(String::as_str));
+        if let Some(certificates) = &config.certificates {
+            builder = builder.certs(certificates.clone());
+        }
+        let client = builder
             .tcp_settings(TcpSettings::default().set_nodelay(true))
             .connection_timeout(CONNECT_TIMEOUT)
             // Each attempt runs until the request's deadline
@@ -103,7 +103,7 @@ impl ClusterPool {
             // would answer UNAVAILABLE ("not applied") for a slow script
             // that ran. This is only the backstop for redis-rs's own
             // commands, and no deadline is longer.
-            .response_timeout(max_timeout)
+            .response_timeout(config.max_timeout)
             .overall_response_timeout(None)
             .retries(0)
             .async_dns_resolver(connects.clone())
@@ -123,7 +123,7 @@ impl ClusterPool {
             wait,
             slots: RwLock::default(),
             resends: Default::default(),
-            nodes: NodeLinks::new(seed.as_str().into_connection_info()?),
+            nodes: NodeLinks::new(connection_info(seed, config.certificates.as_ref())?),
             connects,
         })
     }
