@@ -8,7 +8,7 @@ KEYS[4]          the store's movements stream (<p>:inv:{<store>}:moves)
 KEYS[5 .. 4+N]   each item's product movements stream, in item order
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
-ARGV[3]          movements streams' approximate MAXLEN
+ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          the order id, recorded in the movements
 ARGV[5 .. 4+N]   the order's products, in item order, as inventory_order_items
                  read them (the keys above were built from them)
@@ -31,7 +31,7 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
 local stored = redis.call('GET', KEYS[2])
 if not stored then
@@ -69,10 +69,10 @@ local reply = {'cancelled'}
 for i = 1, n do
   local before = tonumber(levels[i] or '0')
   local after = redis.call('HINCRBY', KEYS[3], products[i], units[i])
-  local id = redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
+  local id = rmw_xadd(KEYS[4], trim,
     F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
     F.after, after, F.order, ARGV[4])
-  redis.call('XADD', KEYS[4 + i], 'MAXLEN', '~', ARGV[3], '*',
+  rmw_xadd(KEYS[4 + i], trim,
     F.id, id, F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
     F.after, after,
     F.order, ARGV[4])

@@ -10,7 +10,7 @@ KEYS[4 .. 3+N]   each item's product movements stream, in item order
 
 ARGV[1], ARGV[2] request fingerprint (never '': the order id is required),
                  idempotency record TTL (ms)
-ARGV[3]          movements streams' approximate MAXLEN
+ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          the order id, recorded in the movements
 ARGV[5 .. 4+2N]  per item: product, units (1 .. 2^53-1); products distinct
 
@@ -31,7 +31,7 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
 local n = (#ARGV - 4) / 2
 local products, units = {}, {}
@@ -52,10 +52,10 @@ local reply = {'placed'}
 for i = 1, n do
   local before = tonumber(levels[i] or '0')
   local after = redis.call('HINCRBY', KEYS[2], products[i], -units[i])
-  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+  local id = rmw_xadd(KEYS[3], trim,
     F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
     F.after, after, F.order, ARGV[4])
-  redis.call('XADD', KEYS[3 + i], 'MAXLEN', '~', ARGV[3], '*',
+  rmw_xadd(KEYS[3 + i], trim,
     F.id, id, F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
     F.after, after,
     F.order, ARGV[4])

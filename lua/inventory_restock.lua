@@ -7,7 +7,7 @@ KEYS[3]          the store's movements stream (<p>:inv:{<store>}:moves)
 KEYS[4]          the product's movements stream (<p>:inv:{<store>}:moves:<product>)
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
-ARGV[3]          movements streams' approximate MAXLEN
+ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          the product
 ARGV[5]          units to add, 1 .. 2^53-1
 
@@ -23,7 +23,7 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
 local product, units = ARGV[4], tonumber(ARGV[5])
 local before = tonumber(redis.call('HGET', KEYS[2], product) or '0')
@@ -32,10 +32,10 @@ if before > MAX - units then
   return {'overflow', before}
 end
 local after = redis.call('HINCRBY', KEYS[2], product, ARGV[5])
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*',
+local id = rmw_xadd(KEYS[3], trim,
   F.kind, 'restock', F.product, product, F.delta, units, F.before, before, F.after, after,
   F.order, '')
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*',
+rmw_xadd(KEYS[4], trim,
   F.id, id, F.kind, 'restock', F.product, product, F.delta, units, F.before, before,
   F.after, after, F.order, '')
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'restocked', before, after})

@@ -8,7 +8,7 @@ KEYS[4 .. 3+N]   each product's movements stream (<p>:inv:{<store>}:moves:<produ
                  in request order
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
-ARGV[3]          movements streams' approximate MAXLEN
+ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4 .. 3+2N]  per product: product, units (0 .. 2^53-1); products distinct
 
 Reply    {'set', {product, before, after}, ...}   in request order
@@ -21,9 +21,8 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
-local maxlen = ARGV[3]
 local reply = {'set'}
 local n = (#ARGV - 3) / 2
 for i = 1, n do
@@ -31,10 +30,10 @@ for i = 1, n do
   local before = tonumber(redis.call('HGET', KEYS[2], product) or '0')
   local after = tonumber(units)
   redis.call('HSET', KEYS[2], product, units)
-  local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', maxlen, '*',
+  local id = rmw_xadd(KEYS[3], trim,
     F.kind, 'set', F.product, product, F.delta, after - before, F.before, before,
     F.after, after, F.order, '')
-  redis.call('XADD', KEYS[3 + i], 'MAXLEN', '~', maxlen, '*',
+  rmw_xadd(KEYS[3 + i], trim,
     F.id, id, F.kind, 'set', F.product, product, F.delta, after - before, F.before, before,
     F.after, after, F.order, '')
   reply[#reply + 1] = {product, before, after}

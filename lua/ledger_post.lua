@@ -7,7 +7,7 @@ KEYS[3]          the book's entries stream (<p>:led:{<book>}:entries)
 KEYS[4]          the account's entries stream (<p>:led:{<book>}:entries:<account>)
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
-ARGV[3]          entries streams' approximate MAXLEN
+ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          'credit' or 'debit'
 ARGV[5]          the account
 ARGV[6]          the amount, 1 .. 2^53-1 minor units
@@ -30,7 +30,7 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
 local kind, account, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local before = tonumber(redis.call('HGET', KEYS[2], account) or '0')
@@ -57,6 +57,6 @@ end
 local fields = {F.kind, kind, F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
   F.from_after, fa, F.to_before, tb, F.to_after, ta,
   F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
+local id = rmw_xadd(KEYS[3], trim, unpack(fields))
+rmw_xadd(KEYS[4], trim, F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'posted', before, after, id})

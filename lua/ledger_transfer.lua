@@ -9,7 +9,7 @@ KEYS[5]          the target account's entries stream (<p>:led:{<book>}:entries:<
 
 ARGV[1], ARGV[2] request fingerprint (never '': the transfer id is required),
                  idempotency record TTL (ms)
-ARGV[3]          entries streams' approximate MAXLEN
+ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          the source account
 ARGV[5]          the target account (not the source)
 ARGV[6]          the amount, 1 .. 2^53-1 minor units
@@ -31,7 +31,7 @@ if replay then
   return replay
 end
 
-rmw_stream_max_len()
+local trim = rmw_retention()
 
 local from, to, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
 local balances = redis.call('HMGET', KEYS[2], from, to)
@@ -49,7 +49,7 @@ local ta = redis.call('HINCRBY', KEYS[2], to, ARGV[6])
 local fields = {F.kind, 'transfer', F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
   F.from_after, fa, F.to_before, tb, F.to_after, ta,
   F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', unpack(fields))
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
-redis.call('XADD', KEYS[5], 'MAXLEN', '~', ARGV[3], '*', F.id, id, unpack(fields))
+local id = rmw_xadd(KEYS[3], trim, unpack(fields))
+rmw_xadd(KEYS[4], trim, F.id, id, unpack(fields))
+rmw_xadd(KEYS[5], trim, F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'transferred', fa, ta, id})

@@ -224,7 +224,8 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         keys: settings.key_prefix.clone(),
         idempotency_ttl: settings.idempotency_ttl,
         cluster: settings.is_cluster(),
-        stream_max_len: settings.stream_max_len,
+        ledger_retention: settings.ledger_retention,
+        movements_retention: settings.movements_retention,
         clock_skew_secs: settings.quota_clock_skew_secs,
         limits: config.limits,
     })

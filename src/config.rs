@@ -6,7 +6,7 @@ use clap::{Args, Parser, ValueEnum};
 use redis::IntoConnectionInfo;
 
 use crate::{
-    ops::{Keyspace, Limits, types::MAX_SAFE_INTEGER},
+    ops::{Keyspace, Limits, Retention},
     redis::PoolMode,
 };
 
@@ -150,10 +150,20 @@ pub struct RedisSettings {
     #[arg(long, env = "RMW_IDEMPOTENCY_TTL", default_value = "24h", value_parser = duration_within(SECOND, MAX_IDEMPOTENCY_TTL))]
     pub idempotency_ttl: Duration,
 
-    /// Approximate most entries kept in each movements or audit stream
-    /// (`XADD … MAXLEN ~`); older entries are trimmed. 1 to 2^53-1.
-    #[arg(long, env = "RMW_STREAM_MAX_LEN", default_value_t = 100_000, value_parser = clap::value_parser!(u64).range(1..=MAX_SAFE_INTEGER.unsigned_abs()))]
-    pub stream_max_len: u64,
+    /// Which entries the ledger's audit streams (each book's and each
+    /// account's journal) keep: `forever` (every entry: the audit trail is
+    /// never cut short unless someone decides it), about the newest N
+    /// (1 to 2^53-1), or about those of the last age (`90d`; 1ms to 3650d,
+    /// by Redis's clock). Older entries are gone for good: ListEntries
+    /// stops at the oldest kept.
+    #[arg(long, env = "RMW_LEDGER_RETENTION", default_value = "forever", value_parser = Retention::parse)]
+    pub ledger_retention: Retention,
+
+    /// Which entries the stock movements streams (each store's and each
+    /// product's) keep: `forever`, about the newest N, or about those of
+    /// the last age, as `--ledger-retention`.
+    #[arg(long, env = "RMW_MOVEMENTS_RETENTION", default_value = "forever", value_parser = Retention::parse)]
+    pub movements_retention: Retention,
 
     /// Seconds added to Redis's clock when telling days apart, for tests of
     /// the daily quota rollover only. Callers cannot move the clock.
@@ -311,6 +321,9 @@ mod tests {
         assert_eq!(config.redis.idempotency_ttl, Duration::from_secs(24 * 3600));
         assert_eq!(config.redis.pool_wait, Duration::from_millis(250));
         assert_eq!(config.limits, Limits::default());
+        // Audit and movements streams are never trimmed unless asked.
+        assert_eq!(config.redis.ledger_retention, Retention::Forever);
+        assert_eq!(config.redis.movements_retention, Retention::Forever);
         assert!(Config::try_parse_from(["rmw", "--pool-size", "0"]).is_err());
         assert!(Config::try_parse_from(["rmw", "--default-timeout", "soon"]).is_err());
     }
@@ -320,9 +333,10 @@ mod tests {
     #[test]
     fn settings_out_of_range_are_refused() {
         for (flag, bad) in [
-            ("--stream-max-len", "18446744073709551615"),
-            ("--stream-max-len", "9007199254740992"),
-            ("--stream-max-len", "0"),
+            ("--ledger-retention", "18446744073709551615"),
+            ("--ledger-retention", "9007199254740992"),
+            ("--ledger-retention", "0"),
+            ("--movements-retention", "3651d"),
             ("--idempotency-ttl", "1000000000y"),
             ("--idempotency-ttl", "3651d"),
             ("--idempotency-ttl", "0s"),
@@ -342,7 +356,8 @@ mod tests {
             assert!(parsed.is_err(), "{flag} {bad} was accepted");
         }
         for (flag, good) in [
-            ("--stream-max-len", "9007199254740991"),
+            ("--ledger-retention", "9007199254740991"),
+            ("--movements-retention", "3650d"),
             ("--idempotency-ttl", "1s"),
             ("--idempotency-ttl", "3650d"),
             ("--max-items", "1000"),

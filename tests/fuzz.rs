@@ -473,7 +473,7 @@ mod classes {
 
     use clap::Parser;
     use proptest::{prelude::*, test_runner::TestRunner};
-    use rmw::{config::Config, proto::v1 as pb};
+    use rmw::{config::Config, ops::Retention, proto::v1 as pb};
     use tonic::Code;
 
     use crate::{
@@ -754,7 +754,7 @@ mod classes {
                 let ttl = humantime::format_duration(Duration::from_millis(ttl_ms)).to_string();
                 let config = Config::try_parse_from([
                     "rmw",
-                    "--stream-max-len",
+                    "--ledger-retention",
                     &max_len.to_string(),
                     "--idempotency-ttl",
                     &ttl,
@@ -765,13 +765,16 @@ mod classes {
                     prop_assert!(!in_bounds, "refused {max_len} / {ttl}");
                     return Ok(());
                 };
+                let Retention::Entries(entries) = config.redis.ledger_retention else {
+                    panic!("{max_len} read as {:?}", config.redis.ledger_retention);
+                };
                 let mut conn = conn.clone();
                 rt.block_on(async {
                     let added: redis::RedisResult<String> = redis::cmd("XADD")
                         .arg("s")
                         .arg("MAXLEN")
                         .arg("~")
-                        .arg(config.redis.stream_max_len)
+                        .arg(entries)
                         .arg("*")
                         .arg("f")
                         .arg("v")

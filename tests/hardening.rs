@@ -135,7 +135,7 @@ fn refused_at_start(args: &[&str]) -> (Option<i32>, String) {
 fn out_of_range_settings_are_refused_at_start_up() {
     for args in [
         &["--key-prefix", "rmw:val"][..],
-        &["--stream-max-len", "18446744073709551615"],
+        &["--ledger-retention", "18446744073709551615"],
         &["--idempotency-ttl", "1000000000y"],
         &["--idempotency-ttl", "0s"],
         &["--max-items", "8000"],
@@ -171,16 +171,18 @@ async fn scripts_check_their_settings_before_writing() {
         if !source.contains("rmw_replay(KEYS[1]") {
             continue; // reads only
         }
-        let streams = source.contains("'XADD'");
+        let streams = source.contains("rmw_xadd(KEYS");
         assert_eq!(
             streams,
-            source.contains("\nrmw_stream_max_len()"),
-            "{}: a script that appends to a stream must check its MAXLEN",
+            source.contains("\nlocal trim = rmw_retention()"),
+            "{}: a script that appends to a stream must check its retention",
             script.name()
         );
         let mut cases = vec![("idempotency TTL", "1000000000000000000000", "100")];
         if streams {
-            cases.push(("stream max len", "60000", "18446744073709551615"));
+            cases.push(("stream retention", "60000", "n:18446744073709551615"));
+            cases.push(("stream retention", "60000", "age:315360000001"));
+            cases.push(("stream retention", "60000", "10"));
         }
         for (setting, ttl, max_len) in cases {
             // Keys and arguments enough for any script to reach its first

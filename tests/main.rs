@@ -33,6 +33,7 @@ mod readme;
 mod records;
 mod redis_limits;
 mod reflection;
+mod retention;
 mod scripts;
 mod security;
 mod sequences;

@@ -320,7 +320,7 @@ async fn rare_refusals_write_nothing() {
     .key("t:inv:{s}:stock")
     .key("t:inv:{s}:moves")
     .key("t:inv:{s}:moves:a")
-    .setting(1000)
+    .setting("n:1000")
     .arg("o1")
     .arg("a")
     .arg(5);
@@ -344,7 +344,7 @@ async fn rare_refusals_write_nothing() {
         .key("t:inv:{s}:stock")
         .key("t:inv:{s}:moves")
         .key(format!("t:inv:{{s}}:moves:{product}"))
-        .setting(1000)
+        .setting("n:1000")
         .arg("o1")
         .arg(product)
     };

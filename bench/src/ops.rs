@@ -103,7 +103,8 @@ impl Op {
                     // as it is for every rmw transfer.
                     "direct".into(),
                     "86400000".into(),
-                    "100000".into(),
+                    // The retention rmw hands its scripts by default: keep every entry.
+                    String::new(),
                     "a".into(),
                     "b".into(),
                     "1".into(),

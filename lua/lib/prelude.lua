@@ -17,7 +17,7 @@
 -- a value exact.
 
 -- The service's settings that a script hands to Redis (the TTL in
--- ARGV[2], a stream's MAXLEN) are checked before the script's first write:
+-- ARGV[2], a stream's retention) are checked before the script's first write:
 -- Redis refuses an out-of-range `SET … PX` or `XADD … MAXLEN` only when
 -- that command runs, after the writes before it, which would break
 -- all-or-nothing. The service bounds them at start-up (src/config.rs); this
@@ -33,10 +33,42 @@ local function rmw_setting(name, text, min, max)
   return n
 end
 
--- Checks a stream's approximate MAXLEN, ARGV[3] of every script that
--- appends to one (which passes ARGV[3] on to XADD as it came).
-local function rmw_stream_max_len()
-  rmw_setting('stream max len', ARGV[3], 1, RMW_MAX_SAFE)
+-- Which entries a stream keeps, ARGV[3] of every script that appends to
+-- one: the service's retention setting (src/ops/retention.rs). '' keeps
+-- every entry; 'n:<count>' about the newest count (XADD ... MAXLEN ~);
+-- 'age:<ms>' about those of the last ms milliseconds by Redis's clock
+-- (XADD ... MINID ~). Checked before the script's first write; returns the
+-- trimming arguments of rmw_xadd. Counts and ids stay strings: a Lua number
+-- past 2^53 would print rounded.
+local function rmw_retention()
+  local text = ARGV[3]
+  if text == '' then
+    return {}
+  end
+  local kind, n = string.match(text, '^(%a+):(%d+)$')
+  if kind == 'n' then
+    rmw_setting('stream retention', n, 1, RMW_MAX_SAFE)
+    return {'MAXLEN', '~', n}
+  elseif kind == 'age' then
+    local age = rmw_setting('stream retention', n, 1, RMW_MAX_TTL_MS)
+    local now = redis.call('TIME')
+    local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000) - age
+    return {'MINID', '~', string.format('%d-0', math.max(ms, 0))}
+  end
+  error('rmw: setting stream retention out of range: ' .. tostring(text))
+end
+
+-- XADD key [trim] * field value ...
+local function rmw_xadd(key, trim, ...)
+  local args = {'XADD', key}
+  for _, arg in ipairs(trim) do
+    args[#args + 1] = arg
+  end
+  args[#args + 1] = '*'
+  for _, arg in ipairs({...}) do
+    args[#args + 1] = arg
+  end
+  return redis.call(unpack(args))
 end
 
 local function rmw_replay(key, fingerprint)

@@ -8,6 +8,7 @@ pub mod keyspace;
 mod ledger;
 pub mod limits;
 mod records;
+pub mod retention;
 mod sequences;
 mod status;
 mod streams;
@@ -33,6 +34,7 @@ pub use limits::Limits;
 pub use records::{
     DeleteOutcome, DeleteRecord, GetRecord, Mismatch, PutOutcome, PutRecord, Versioned,
 };
+pub use retention::Retention;
 pub use sequences::{GetSequence, NextIds, Rejection, ReturnIds, Returned, SequenceState};
 pub use status::{NodeScript, ScriptReport};
 pub use streams::Page;
@@ -55,8 +57,10 @@ pub struct Context {
     pub idempotency_ttl: Duration,
     /// Whether Redis is a cluster (multi-key requests must share a slot).
     pub cluster: bool,
-    /// Approximate most entries of each movements or audit stream.
-    pub stream_max_len: u64,
+    /// Which entries the ledger's audit streams keep.
+    pub ledger_retention: Retention,
+    /// Which entries the stock movements streams keep.
+    pub movements_retention: Retention,
     /// Seconds added to Redis's clock when telling days apart: 0 but in
     /// tests of the daily rollover.
     pub clock_skew_secs: i64,

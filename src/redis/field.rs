@@ -82,19 +82,19 @@ mod tests {
 
     /// No script spells a field code out: each writes `F.<name>`, so the
     /// table above is the only place a code lives. A statement that adds
-    /// to a stream (`XADD`, or the `fields` list a ledger script builds
-    /// for it) holds no quoted code.
+    /// to a stream (`rmw_xadd(KEYS[…]`, or the `fields` list a ledger
+    /// script builds for it) holds no quoted code.
     #[test]
     fn scripts_write_codes_from_the_table() {
         let mut statements = 0;
         for script in Script::ALL {
             let source = script.source();
             for statement in source
-                .split("redis.call(")
+                .split("rmw_xadd(")
                 .chain(source.split("local fields = {"))
             {
                 let statement = statement.split("\n\n").next().unwrap_or("");
-                let adds = statement.starts_with("'XADD'")
+                let adds = statement.starts_with("KEYS[")
                     || statement.contains("unpack(fields)")
                     || statement.trim_start().starts_with("F.kind");
                 if !adds {

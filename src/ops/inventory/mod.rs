@@ -226,7 +226,7 @@ const STOCK_KEYS: [&str; 2] = ["stock levels", "the store's movements"];
 fn stock_call(cx: &Context, store: &Id<Store>, call: Call) -> Call {
     call.key(cx.keys.stock(store))
         .key(cx.keys.movements(store))
-        .setting(cx.stream_max_len)
+        .setting(cx.movements_retention.to_string())
 }
 
 fn changes(reply: &Reply) -> Result<Vec<StockChange>, Error> {

@@ -20,7 +20,7 @@ use crate::{
 
 /// The positions of `inventory_place_order`, for orders and deductions.
 const PLACE: Layout =
-    Layout::write(&STOCK_KEYS, &["maxlen", "the order id"]).lists(&["4 .. 3+N"], &["5 .. 4+2N"]);
+    Layout::write(&STOCK_KEYS, &["retention", "the order id"]).lists(&["4 .. 3+N"], &["5 .. 4+2N"]);
 
 /// The order's record is its idempotency record: an order id is placed once.
 fn place_record(cx: &Context, store: &Id<Store>, order_id: &Id<Order>) -> Record {
@@ -131,7 +131,7 @@ impl Operation for CancelLoaded {
     const SCRIPT: Script = Script::InventoryCancelOrder;
     const LAYOUT: Layout = Layout::write(
         &["the order", STOCK_KEYS[0], STOCK_KEYS[1]],
-        &["maxlen", "the order id"],
+        &["retention", "the order id"],
     )
     .lists(&["5 .. 4+N"], &["5 .. 4+N"]);
     type Outcome = CancelReply;
@@ -152,7 +152,7 @@ impl Operation for CancelLoaded {
             .key(cx.keys.order(&r.store, &r.order_id))
             .key(cx.keys.stock(&r.store))
             .key(cx.keys.movements(&r.store))
-            .setting(cx.stream_max_len)
+            .setting(cx.movements_retention.to_string())
             .arg(r.order_id.as_str());
         for product in &self.products {
             call = call

@@ -14,7 +14,7 @@ use crate::{
 impl Operation for SetStock {
     const SCRIPT: Script = Script::InventorySetStock;
     const LAYOUT: Layout =
-        Layout::write(&STOCK_KEYS, &["maxlen"]).lists(&["4 .. 3+N"], &["4 .. 3+2N"]);
+        Layout::write(&STOCK_KEYS, &["retention"]).lists(&["4 .. 3+N"], &["4 .. 3+2N"]);
     type Outcome = Vec<StockChange>;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -49,7 +49,7 @@ impl Operation for Restock {
     const SCRIPT: Script = Script::InventoryRestock;
     const LAYOUT: Layout = Layout::write(
         &[STOCK_KEYS[0], STOCK_KEYS[1], "the product's movements"],
-        &["maxlen", "the product", "units to add"],
+        &["retention", "the product", "units to add"],
     );
     type Outcome = StockChange;
 

@@ -17,7 +17,7 @@ use crate::{
 const POST: Layout = Layout::write(
     &["balances", "the book's entries", "the account's entries"],
     &[
-        "maxlen",
+        "retention",
         "'credit' or 'debit'",
         "the account",
         "the amount",
@@ -36,7 +36,7 @@ impl Posting {
         call.key(cx.keys.balances(&self.book))
             .key(cx.keys.entries(&self.book))
             .key(cx.keys.account_entries(&self.book, &self.account))
-            .setting(cx.stream_max_len)
+            .setting(cx.ledger_retention.to_string())
             .arg(kind)
             .arg(self.account.as_str())
             .arg(self.amount.get())
@@ -112,7 +112,7 @@ impl Operation for Transfer {
             "the target account's entries",
         ],
         &[
-            "maxlen",
+            "retention",
             "the source account",
             "the target account",
             "the amount",
@@ -137,7 +137,7 @@ impl Operation for Transfer {
             .key(cx.keys.entries(&self.book))
             .key(cx.keys.account_entries(&self.book, &self.from))
             .key(cx.keys.account_entries(&self.book, &self.to))
-            .setting(cx.stream_max_len)
+            .setting(cx.ledger_retention.to_string())
             .arg(self.from.as_str())
             .arg(self.to.as_str())
             .arg(self.amount.get())
