@@ -28,6 +28,7 @@ mod inventory;
 mod ledger;
 mod linearizability;
 mod lost_replies;
+mod memory;
 mod observability;
 mod readme;
 mod records;
