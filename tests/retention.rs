@@ -11,21 +11,23 @@ use crate::common::Env;
 /// Entries appended by each load.
 const N: usize = 300;
 
+/// One minor unit into account `a` of book `b`.
+fn credit() -> CreditRequest {
+    CreditRequest {
+        book: "b".into(),
+        account: "a".into(),
+        amount: 1,
+        reference: String::new(),
+        description: String::new(),
+        request_id: String::new(),
+    }
+}
+
 /// `N` credits to one account and `N` restocks of one product.
 async fn post(env: &Env) {
     let (mut ledger, mut inventory) = (env.service.ledger(), env.service.inventory());
     for _ in 0..N {
-        ledger
-            .credit(CreditRequest {
-                book: "b".into(),
-                account: "a".into(),
-                amount: 1,
-                reference: String::new(),
-                description: String::new(),
-                request_id: String::new(),
-            })
-            .await
-            .unwrap();
+        ledger.credit(credit()).await.unwrap();
         inventory
             .restock(RestockRequest {
                 store: "s".into(),
@@ -91,18 +93,7 @@ async fn an_age_keeps_the_recent() {
     let env = Env::start_with(&[], &["--ledger-retention", "100ms"]).await;
     post(&env).await;
     tokio::time::sleep(Duration::from_millis(150)).await;
-    env.service
-        .ledger()
-        .credit(CreditRequest {
-            book: "b".into(),
-            account: "a".into(),
-            amount: 1,
-            reference: String::new(),
-            description: String::new(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+    env.service.ledger().credit(credit()).await.unwrap();
     let kept = lengths(&env).await;
     println!("retention 100ms, {N} old entries and 1 new: kept {kept:?}");
     assert!(

@@ -4,10 +4,18 @@
 
 use std::{fmt::Write as _, path::Path};
 
-use plotters::prelude::*;
+use plotters::prelude::{IntoDrawingArea, SVGBackend, WHITE};
 use rmw_testkit::cluster::Cluster;
 
-use crate::{Args, load::Pace, machine, measured, ops, ops::Op, redis_version, service::Service};
+use crate::{
+    Args,
+    load::Pace,
+    machine, measured, ops,
+    ops::Op,
+    redis_version,
+    report::{self, Curve},
+    service::Service,
+};
 
 /// Books the transfer load spreads over in a cluster: enough that every
 /// primary of the largest cluster serves several.
@@ -78,21 +86,9 @@ pub async fn sweep(args: &Args, sizes: &[usize]) -> anyhow::Result<()> {
         }
         service.stop();
     }
-    let table = table(&rows);
     std::fs::create_dir_all(&args.out)?;
-    let chart = args.out.join("cluster.svg");
-    draw(&rows, &chart)?;
-    let report = format!(
-        "## Setup\n\n{notes}\n## Scale-out\n\n{table}\n![throughput against primaries](cluster.svg)\n"
-    );
-    std::fs::write(args.out.join("cluster.md"), &report)?;
-    println!("\n== scale-out\n{table}");
-    println!(
-        "written: {} and {}",
-        args.out.join("cluster.md").display(),
-        chart.display()
-    );
-    Ok(())
+    draw(&rows, &args.out.join("cluster.svg"))?;
+    report::write(&args.out, "cluster", &notes, "Scale-out", &table(&rows))
 }
 
 /// Empties every node, so that each point starts from the same state.
@@ -137,52 +133,27 @@ fn table(rows: &[Row]) -> String {
 fn draw(rows: &[Row], path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (640, 420)).into_drawing_area();
     root.fill(&WHITE)?;
-    let x_max = rows.iter().map(|r| r.primaries as f64).fold(1.0, f64::max) + 0.5;
-    let y_max = rows.iter().map(|r| r.rate).fold(1.0, f64::max) * 1.15;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(
-            "throughput against Redis Cluster primaries",
-            ("sans-serif", 18),
-        )
-        .margin(15)
-        .x_label_area_size(35)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.5..x_max, 0.0..y_max)?;
-    chart
-        .configure_mesh()
-        .max_light_lines(1)
-        .x_desc("primaries")
-        .y_label_formatter(&|y| format!("{:.0}k", y / 1000.0))
-        .draw()?;
     let mut lines: Vec<(Op, usize)> = rows.iter().map(|r| (r.op, r.concurrency)).collect();
-    lines.dedup();
     lines.sort_by_key(|(op, c)| (op.name(), *c));
     lines.dedup();
-    for (i, (op, concurrency)) in lines.into_iter().enumerate() {
-        let color = Palette99::pick(i).to_rgba();
-        let points: Vec<(f64, f64)> = rows
-            .iter()
-            .filter(|r| r.op == op && r.concurrency == concurrency)
-            .map(|r| (r.primaries as f64, r.rate))
-            .collect();
-        chart
-            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-            .label(format!("{} c={concurrency}", op.name()))
-            .legend(move |(x, y)| {
-                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-            });
-        chart.draw_series(
-            points
-                .into_iter()
-                .map(|xy| Circle::new(xy, 3, color.filled())),
-        )?;
-    }
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .position(SeriesLabelPosition::LowerRight)
-        .draw()?;
+    let curves: Vec<Curve> = lines
+        .into_iter()
+        .map(|(op, concurrency)| {
+            let points = rows
+                .iter()
+                .filter(|r| r.op == op && r.concurrency == concurrency)
+                .map(|r| (r.primaries as f64, r.rate))
+                .collect();
+            (format!("{} c={concurrency}", op.name()), points)
+        })
+        .collect();
+    report::curves(
+        &root,
+        "throughput (ops/s) against Redis Cluster primaries",
+        "primaries",
+        false,
+        &curves,
+    )?;
     root.present()?;
     Ok(())
 }

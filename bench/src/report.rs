@@ -155,3 +155,74 @@ pub fn chart(points: &[Point], ops: &[Op], path: &Path) -> anyhow::Result<()> {
     root.present()?;
     Ok(())
 }
+
+/// One curve of a chart: its label and its points.
+pub type Curve = (String, Vec<(f64, f64)>);
+
+/// Draws `curves` on `area`, one colour each, with a legend; `x_log`: the
+/// x values are log2 of what the axis shows.
+pub fn curves<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    caption: &str,
+    x_desc: &str,
+    x_log: bool,
+    curves: &[Curve],
+) -> anyhow::Result<()>
+where
+    DB::ErrorType: 'static,
+{
+    let points = curves.iter().flat_map(|(_, points)| points);
+    let x_min = points
+        .clone()
+        .map(|p| p.0)
+        .fold(f64::INFINITY, f64::min)
+        .min(0.0);
+    let x_max = points.clone().map(|p| p.0).fold(1.0_f64, f64::max) + 0.25;
+    let y_max = points.map(|p| p.1).fold(1.0_f64, f64::max) * 1.15;
+    let mut chart = ChartBuilder::on(area)
+        .caption(caption, ("sans-serif", 18))
+        .margin(15)
+        .x_label_area_size(35)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x_min..x_max, 0.0..y_max)?;
+    let log_label = |x: &f64| format!("{}", 2_f64.powf(*x).round());
+    let plain_label = |x: &f64| format!("{x:.0}");
+    let label: &dyn Fn(&f64) -> String = if x_log { &log_label } else { &plain_label };
+    chart
+        .configure_mesh()
+        .max_light_lines(1)
+        .x_desc(x_desc)
+        .x_label_formatter(label)
+        .draw()?;
+    for (i, (name, points)) in curves.iter().enumerate() {
+        let color = Palette99::pick(i).to_rgba();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        chart.draw_series(points.iter().map(|&xy| Circle::new(xy, 3, color.filled())))?;
+    }
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::LowerRight)
+        .draw()?;
+    Ok(())
+}
+
+/// Writes `<name>.md` (`setup`, then `body` under `heading`, then the
+/// chart `<name>.svg`, already drawn) into `out`, and prints the table.
+pub fn write(out: &Path, name: &str, setup: &str, heading: &str, body: &str) -> anyhow::Result<()> {
+    let report = format!("## Setup\n\n{setup}\n## {heading}\n\n{body}\n![{heading}]({name}.svg)\n");
+    std::fs::write(out.join(format!("{name}.md")), report)?;
+    println!("\n== {heading}\n{body}");
+    println!(
+        "written: {} and {}",
+        out.join(format!("{name}.md")).display(),
+        out.join(format!("{name}.svg")).display()
+    );
+    Ok(())
+}

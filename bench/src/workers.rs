@@ -4,11 +4,17 @@
 
 use std::{fmt::Write as _, path::Path};
 
-use plotters::prelude::*;
+use plotters::prelude::{IntoDrawingArea, SVGBackend, WHITE};
 use rmw::dev_redis::RedisProcess;
 
 use crate::{
-    Args, direct, load::Pace, machine, measured, ops, ops::Op, redis_version, service::Service,
+    Args, direct,
+    load::Pace,
+    machine, measured, ops,
+    ops::Op,
+    redis_version,
+    report::{self, Curve},
+    service::Service,
 };
 
 /// One point: an operation at a concurrency with `workers` threads.
@@ -102,21 +108,10 @@ pub async fn sweep(args: &Args, counts: &[usize]) -> anyhow::Result<()> {
         }
         service.stop();
     }
-    let table = table(&rows, args.client_threads);
     std::fs::create_dir_all(&args.out)?;
-    let chart = args.out.join("workers.svg");
-    draw(&rows, &chart)?;
-    let report = format!(
-        "## Setup\n\n{notes}\n## Worker threads\n\n{table}\n![throughput and CPU per call against worker threads](workers.svg)\n"
-    );
-    std::fs::write(args.out.join("workers.md"), &report)?;
-    println!("\n== worker threads\n{table}");
-    println!(
-        "written: {} and {}",
-        args.out.join("workers.md").display(),
-        chart.display()
-    );
-    Ok(())
+    draw(&rows, &args.out.join("workers.svg"))?;
+    let table = table(&rows, args.client_threads);
+    report::write(&args.out, "workers", &notes, "Worker threads", &table)
 }
 
 /// The Markdown table; CPU per call also as a multiple of the one-worker
@@ -164,61 +159,36 @@ fn draw(rows: &[Row], path: &Path) -> anyhow::Result<()> {
     let root = SVGBackend::new(path, (1100, 420)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(560);
-    let x_max = rows
-        .iter()
-        .map(|r| (r.workers as f64).log2())
-        .fold(1.0, f64::max);
-    let log_label = |x: &f64| format!("{}", 2_f64.powf(*x).round());
     let mut lines: Vec<(Op, usize)> = rows.iter().map(|r| (r.op, r.concurrency)).collect();
     lines.sort_by_key(|(op, c)| (op.name(), *c));
     lines.dedup();
-    for (area, caption, value) in [
-        (
-            &left,
-            "throughput (ops/s)",
-            (|r: &Row| r.rate) as fn(&Row) -> f64,
-        ),
-        (&right, "server CPU per call (µs)", |r: &Row| r.cpu_us),
-    ] {
-        let y_max = rows.iter().map(value).fold(1.0, f64::max) * 1.15;
-        let mut chart = ChartBuilder::on(area)
-            .caption(caption, ("sans-serif", 18))
-            .margin(15)
-            .x_label_area_size(35)
-            .y_label_area_size(60)
-            .build_cartesian_2d(0.0..x_max, 0.0..y_max)?;
-        chart
-            .configure_mesh()
-            .max_light_lines(1)
-            .x_desc("worker threads")
-            .x_label_formatter(&log_label)
-            .draw()?;
-        for (i, (op, concurrency)) in lines.iter().enumerate() {
-            let color = Palette99::pick(i).to_rgba();
-            let points: Vec<(f64, f64)> = rows
-                .iter()
-                .filter(|r| r.op == *op && r.concurrency == *concurrency)
-                .map(|r| ((r.workers as f64).log2(), value(r)))
-                .collect();
-            chart
-                .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
-                .label(format!("{} c={concurrency}", op.name()))
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
-                });
-            chart.draw_series(
-                points
-                    .into_iter()
-                    .map(|xy| Circle::new(xy, 3, color.filled())),
-            )?;
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.8))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerRight)
-            .draw()?;
-    }
+    let curves = |value: fn(&Row) -> f64| -> Vec<Curve> {
+        lines
+            .iter()
+            .map(|&(op, concurrency)| {
+                let points = rows
+                    .iter()
+                    .filter(|r| r.op == op && r.concurrency == concurrency)
+                    .map(|r| ((r.workers as f64).log2(), value(r)))
+                    .collect();
+                (format!("{} c={concurrency}", op.name()), points)
+            })
+            .collect()
+    };
+    report::curves(
+        &left,
+        "throughput (ops/s)",
+        "worker threads",
+        true,
+        &curves(|r| r.rate),
+    )?;
+    report::curves(
+        &right,
+        "server CPU per call (µs)",
+        "worker threads",
+        true,
+        &curves(|r| r.cpu_us),
+    )?;
     root.present()?;
     Ok(())
 }
