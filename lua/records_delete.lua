@@ -4,17 +4,19 @@
 KEYS[1]  idempotency record (lib/prelude.lua)
 KEYS[2]  the record, a hash (<prefix>:rec:<key>): `v` the value, `ver` the
          version
+KEYS[3]  the revision, as records_put keeps it
 
 ARGV[1]  request fingerprint, '' without a request id
-ARGV[2]  idempotency record TTL, milliseconds; also the tombstone's TTL
+ARGV[2]  idempotency record TTL, milliseconds
 ARGV[3]  the expected version, at least 1
 
 Reply    {'deleted', version}
        | {'mismatch', actual}             absent (actual = 0) (nothing written)
        | {'mismatch', actual, value}      present (nothing written)
        | a prelude reply
-The record becomes a tombstone holding only its version, for as long as an
-idempotency record lives, so a re-created record continues the numbering.
+The record goes; the revision keeps its version (it already does for a
+record written since revisions), so a re-created record continues the
+numbering for good.
 ]]
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
@@ -34,6 +36,8 @@ if actual ~= tonumber(ARGV[3]) then
   return {'mismatch', actual}
 end
 
-redis.call('HDEL', KEYS[2], 'v')
-redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if actual > tonumber(redis.call('GET', KEYS[3]) or '0') then
+  redis.call('SET', KEYS[3], string.format('%d', actual))
+end
+redis.call('DEL', KEYS[2])
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'deleted', actual})

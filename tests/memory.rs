@@ -4,8 +4,8 @@
 //! "What the data costs").
 
 use rmw::proto::v1::{
-    CompareAndSwapRequest, CreditRequest, OrderItem, PlaceOrderRequest, RestockRequest,
-    SetStockRequest, StockLevel,
+    CompareAndSwapRequest, CreditRequest, DeleteRecordRequest, OrderItem, PlaceOrderRequest,
+    PutRecordRequest, RestockRequest, SetStockRequest, StockLevel,
 };
 
 use crate::common::Env;
@@ -141,6 +141,37 @@ async fn what_the_data_costs() {
     })
     .await;
     let record = with_id - plain;
+    let mut records = env.service.records();
+    let before_records = used_memory(&env).await;
+    let versioned = per_item(&env, async {
+        for i in 0..N {
+            records
+                .put_record(PutRecordRequest {
+                    key: format!("r{i}"),
+                    expected_version: 0,
+                    value: b"v".to_vec(),
+                    request_id: String::new(),
+                })
+                .await
+                .unwrap();
+        }
+    })
+    .await;
+    for i in 0..N {
+        records
+            .delete_record(DeleteRecordRequest {
+                key: format!("r{i}"),
+                expected_version: 1,
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    let deleted = (used_memory(&env).await - before_records) / i64::try_from(N).unwrap();
+    println!(
+        "bytes each: record {versioned} (its hash and its revision), deleted record \
+         {deleted} (the revision that keeps its numbering)"
+    );
     println!(
         "bytes each: product {product} (stock level, movements stream, its first entry \
          in two streams), account {account} (balance, journal, a credit's entries), \
@@ -153,6 +184,8 @@ async fn what_the_data_costs() {
         ("order", order),
         ("idempotency record", record),
         ("stream entry", entry),
+        ("record", versioned),
+        ("deleted record", deleted),
     ] {
         assert!((1..8192).contains(&bytes), "{what}: {bytes} bytes");
     }

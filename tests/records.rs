@@ -107,9 +107,10 @@ async fn versions_guard_writes() {
 
 /// Delete checks the version; a deleted record reads as absent, and
 /// re-creating it continues the numbering (a stale client holding the old
-/// version 1 cannot overwrite the new record: no ABA).
+/// version 1 cannot overwrite the new record: no ABA). The record's key
+/// goes; the revision that keeps its numbering has no TTL.
 #[tokio::test]
-async fn delete_leaves_a_tombstone() {
+async fn delete_keeps_the_numbering() {
     let env = Env::start().await;
     let mut records = env.service.records();
     records.put_record(put_req("doc", "v1", 0)).await.unwrap();
@@ -153,14 +154,21 @@ async fn delete_leaves_a_tombstone() {
             ..
         }))
     ));
-    // The tombstone expires with the idempotency TTL.
+    // The record is gone; its revision stays, for good.
     let mut conn = env.conn().await;
-    let ttl: i64 = redis::cmd("PTTL")
-        .arg(format!("{}:rec:doc", env.service.prefix))
+    let prefix = &env.service.prefix;
+    let exists: i64 = redis::cmd("EXISTS")
+        .arg(format!("{prefix}:rec:doc"))
         .query_async(&mut conn)
         .await
         .unwrap();
-    assert!(ttl > 0, "tombstone without TTL: {ttl}");
+    assert_eq!(exists, 0, "a deleted record leaves nothing behind");
+    let ttl: i64 = redis::cmd("PTTL")
+        .arg(format!("{prefix}:rev:key:{{{prefix}:rec:doc}}"))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(ttl, -1, "the revision must not expire");
 
     // Re-create: version 2, not 1; the stale version 1 is refused.
     let r = records
@@ -219,4 +227,103 @@ async fn refuses_malformed_requests() {
         .unwrap_err();
     assert_invalid(&status, "INVALID_ARGUMENT", &["key"]);
     assert_eq!(env.snapshot().await, before);
+}
+
+/// Injected: 40 random histories of puts and deletes on a tagged and an
+/// untagged key (each with the version it must have), interleaved with
+/// expiries: every key that has a TTL — idempotency records, and
+/// tombstones where a version lived in one — is deleted, as time would.
+/// Asserted: each key's versions, over its whole history, only ever grow.
+#[test]
+fn versions_never_repeat_whatever_expires() {
+    use proptest::{prelude::*, test_runner::TestRunner};
+
+    #[derive(Clone, Copy, Debug)]
+    enum Step {
+        Put(usize),
+        Delete(usize),
+        Expire,
+    }
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let env = rt.block_on(Env::start());
+    let step = prop_oneof![
+        (0..2_usize).prop_map(Step::Put),
+        (0..2_usize).prop_map(Step::Delete),
+        Just(Step::Expire),
+    ];
+    let mut runner = TestRunner::new(proptest::test_runner::Config {
+        cases: 40,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x0e75),
+        ..Default::default()
+    });
+    let history = std::sync::atomic::AtomicUsize::new(0);
+    runner
+        .run(&prop::collection::vec(step, 1..30), |steps| {
+            let n = history.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let keys = [format!("{{h{n}}}:doc"), format!("plain{n}")];
+            rt.block_on(async {
+                let mut records = env.service.records();
+                let mut current = [0_u64; 2];
+                let mut seen: [Vec<u64>; 2] = [Vec::new(), Vec::new()];
+                for step in steps {
+                    match step {
+                        Step::Put(k) => {
+                            let r = records
+                                .put_record(put_req(&keys[k], "v", current[k]))
+                                .await
+                                .unwrap()
+                                .into_inner();
+                            let Some(put::Outcome::Written(w)) = r.outcome else {
+                                panic!("{r:?}");
+                            };
+                            current[k] = w.version;
+                            seen[k].push(w.version);
+                        }
+                        Step::Delete(k) if current[k] > 0 => {
+                            records
+                                .delete_record(delete_req(&keys[k], current[k]))
+                                .await
+                                .unwrap();
+                            current[k] = 0;
+                        }
+                        Step::Delete(_) => {}
+                        Step::Expire => expire_all(&env).await,
+                    }
+                }
+                for (k, versions) in seen.iter().enumerate() {
+                    assert!(
+                        versions.windows(2).all(|w| w[0] < w[1]),
+                        "{}: versions {versions:?}",
+                        keys[k]
+                    );
+                }
+            });
+            Ok(())
+        })
+        .unwrap();
+}
+
+/// Deletes every key of the test's prefix that has a TTL.
+async fn expire_all(env: &Env) {
+    let mut conn = env.conn().await;
+    let keys: Vec<String> = redis::cmd("KEYS")
+        .arg(format!("{}:*", env.service.prefix))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    for key in keys {
+        let ttl: i64 = redis::cmd("PTTL")
+            .arg(&key)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        if ttl > 0 {
+            let () = redis::cmd("DEL")
+                .arg(&key)
+                .query_async(&mut conn)
+                .await
+                .unwrap();
+        }
+    }
 }

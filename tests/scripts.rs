@@ -134,6 +134,7 @@ async fn refusals_write_nothing() {
             TTL,
         )
         .key("t:rec:r")
+        .key("t:rev:key:{t:rec:r}")
         .arg(expected)
         .arg("v")
     };
@@ -179,6 +180,7 @@ async fn refusals_write_nothing() {
         TTL,
     )
     .key("t:rec:r")
+    .key("t:rev:key:{t:rec:r}")
     .arg(2);
     let reply = redis.eval(&delete, soon()).await.unwrap();
     assert_eq!(
@@ -200,6 +202,7 @@ async fn replays_are_exact() {
     let put = || {
         Call::write(Script::RecordsPut, "t:idem:{t:rec:r}:p".into(), true, TTL)
             .key("t:rec:r")
+            .key("t:rev:key:{t:rec:r}")
             .arg(0)
             .arg(&[0_u8, 159, 146, 150][..])
     };

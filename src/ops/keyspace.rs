@@ -56,6 +56,19 @@ impl Keyspace {
         format!("{}:val:{key}", self.prefix)
     }
 
+    /// The highest version any record of a tag (or of one untagged key)
+    /// ever had: `<p>:rev:tag:{<tag>}` or `<p>:rev:key:{<record key>}`, in
+    /// the record's slot. It never expires, so a record created again
+    /// continues past every version its tag gave out, whatever the TTLs.
+    #[must_use]
+    pub fn revision(&self, record_key: &str) -> String {
+        let (kind, anchor) = match hash_tag(record_key) {
+            Some(tag) => ("tag", tag),
+            None => ("key", record_key),
+        };
+        format!("{}:rev:{kind}:{{{anchor}}}", self.prefix)
+    }
+
     /// A versioned record: `<p>:rec:<key>`.
     #[must_use]
     pub fn record(&self, key: &Key) -> String {

@@ -53,7 +53,7 @@ pub struct Context {
     pub redis: Redis,
     /// Where data lives.
     pub keys: Keyspace,
-    /// How long idempotency records (and record tombstones) live.
+    /// How long idempotency records live.
     pub idempotency_ttl: Duration,
     /// Whether Redis is a cluster (multi-key requests must share a slot).
     pub cluster: bool,

@@ -79,12 +79,14 @@ pub enum DeleteOutcome {
     Mismatch(Mismatch),
 }
 
-/// The positions of `records_put` and `records_delete` alike, but the value.
-const WRITE_KEYS: &[&str] = &["the record"];
+/// The record, as every records script names it.
+const RECORD: &[&str] = &["the record"];
+/// The keys of `records_put` and `records_delete`.
+const WRITE_KEYS: &[&str] = &["the record", "the revision"];
 
 impl Operation for GetRecord {
     const SCRIPT: Script = Script::RecordsGet;
-    const LAYOUT: Layout = Layout::read(WRITE_KEYS, &[]);
+    const LAYOUT: Layout = Layout::read(RECORD, &[]);
     type Outcome = Versioned;
 
     fn build(&self, cx: &Context, call: Call) -> Call {
@@ -113,7 +115,10 @@ impl Operation for PutRecord {
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        call.key(cx.keys.record(&self.key))
+        let record = cx.keys.record(&self.key);
+        let revision = cx.keys.revision(&record);
+        call.key(record)
+            .key(revision)
             .arg(self.expected_version)
             .arg(self.value.as_slice())
     }
@@ -141,8 +146,9 @@ impl Operation for DeleteRecord {
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        call.key(cx.keys.record(&self.key))
-            .arg(self.expected_version)
+        let record = cx.keys.record(&self.key);
+        let revision = cx.keys.revision(&record);
+        call.key(record).key(revision).arg(self.expected_version)
     }
 
     fn decode(&self, reply: &Reply) -> Result<DeleteOutcome, Error> {
