@@ -7,7 +7,11 @@
 //! operation. [`Context::run`] does the rest for every binding alike: the
 //! idempotency record, the deadline, and `replayed`.
 
-use super::{Context, Replied, keyspace::Keyspace, types::Id};
+use super::{
+    Context, Replied,
+    keyspace::Keyspace,
+    types::{Id, Tag},
+};
 use crate::{
     deadline::Deadline,
     error::Error,
@@ -95,16 +99,12 @@ pub struct Record {
 }
 
 impl Record {
-    /// The record of a request for the data under `tag` in `namespace`.
+    /// The record of a request for the data under `tag` (a store, a book,
+    /// a counter, a sequence).
     #[must_use]
-    pub fn tagged<T, R>(
-        keys: &Keyspace,
-        namespace: &str,
-        tag: &Id<T>,
-        request_id: Option<&Id<R>>,
-    ) -> Self {
+    pub fn tagged<T: Tag, R>(keys: &Keyspace, tag: &Id<T>, request_id: Option<&Id<R>>) -> Self {
         Self {
-            key: keys.tagged_idempotency(namespace, tag, request_id),
+            key: keys.tagged_idempotency(tag, request_id),
             requested: request_id.is_some(),
         }
     }

@@ -126,7 +126,6 @@ impl Operation for Adjust {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "ctr",
             &self.name,
             self.request_id.as_ref(),
         ))
@@ -193,7 +192,6 @@ impl Operation for Consume {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "ctr",
             &self.name,
             self.request_id.as_ref(),
         ))

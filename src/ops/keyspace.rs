@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use super::types::{
-    Id, Key,
+    Id, Key, Tag,
     kind::{Account, Book, Counter, Order, Product, Sequence, Store},
 };
 use crate::redis::slot::hash_tag;
@@ -143,17 +143,14 @@ impl Keyspace {
 
     /// The idempotency record of a request on a store (`inv`), a counter
     /// (`ctr`), a book (`led`) or a sequence (`seq`):
-    /// `<p>:<namespace>:{<id>}:idem:<request id>`, in the slot of its data.
+    /// `<p>:<namespace>:{<id>}:idem:<request id>`, in the slot of its data;
+    /// the namespace is the tag's kind's ([`Tag`]).
     #[must_use]
-    pub fn tagged_idempotency<T, R>(
-        &self,
-        namespace: &str,
-        tag: &Id<T>,
-        request_id: Option<&Id<R>>,
-    ) -> String {
+    pub fn tagged_idempotency<T: Tag, R>(&self, tag: &Id<T>, request_id: Option<&Id<R>>) -> String {
         format!(
-            "{}:{namespace}:{{{tag}}}:idem:{}",
+            "{}:{}:{{{tag}}}:idem:{}",
             self.prefix,
+            T::NAMESPACE,
             request_id.map_or("", Id::as_str)
         )
     }

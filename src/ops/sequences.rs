@@ -80,7 +80,6 @@ impl Operation for NextIds {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "seq",
             &self.name,
             self.request_id.as_ref(),
         ))
@@ -115,7 +114,6 @@ impl Operation for ReturnIds {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "seq",
             &self.name,
             self.request_id.as_ref(),
         ))

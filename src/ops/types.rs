@@ -106,6 +106,30 @@ pub mod kind {
     }
 }
 
+/// A kind whose ids are hash tags of data with a namespace of its own in
+/// the key layout: a store (`inv`), a book (`led`), a counter (`ctr`), a
+/// sequence (`seq`).
+pub trait Tag {
+    /// The namespace after the prefix: `<p>:<namespace>:{<id>}:…`.
+    const NAMESPACE: &'static str;
+}
+
+impl Tag for kind::Store {
+    const NAMESPACE: &'static str = "inv";
+}
+
+impl Tag for kind::Book {
+    const NAMESPACE: &'static str = "led";
+}
+
+impl Tag for kind::Counter {
+    const NAMESPACE: &'static str = "ctr";
+}
+
+impl Tag for kind::Sequence {
+    const NAMESPACE: &'static str = "seq";
+}
+
 impl<K> Clone for Id<K> {
     fn clone(&self) -> Self {
         Self {

@@ -138,12 +138,7 @@ impl Operation for CancelLoaded {
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let r = &self.request;
-        Some(Record::tagged(
-            &cx.keys,
-            "inv",
-            &r.store,
-            r.request_id.as_ref(),
-        ))
+        Some(Record::tagged(&cx.keys, &r.store, r.request_id.as_ref()))
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {

@@ -20,7 +20,6 @@ impl Operation for SetStock {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "inv",
             &self.store,
             self.request_id.as_ref(),
         ))
@@ -56,7 +55,6 @@ impl Operation for Restock {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "inv",
             &self.store,
             self.request_id.as_ref(),
         ))

@@ -29,7 +29,7 @@ const POST: Layout = Layout::write(
 
 impl Posting {
     fn record(&self, cx: &Context) -> Record {
-        Record::tagged(&cx.keys, "led", &self.book, self.request_id.as_ref())
+        Record::tagged(&cx.keys, &self.book, self.request_id.as_ref())
     }
 
     fn build(&self, kind: &str, cx: &Context, call: Call) -> Call {
@@ -126,7 +126,6 @@ impl Operation for Transfer {
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
             &cx.keys,
-            "led",
             &self.book,
             Some(&self.transfer_id),
         ))
