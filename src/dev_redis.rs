@@ -142,7 +142,9 @@ impl Drop for RedisProcess {
     }
 }
 
-fn free_port() -> io::Result<u16> {
+/// A free loopback port: one the system handed out and that was released
+/// at once (another process may take it before it is bound again).
+pub fn free_port() -> io::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

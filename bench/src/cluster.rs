@@ -10,11 +10,11 @@ use rmw_testkit::cluster::Cluster;
 use crate::{
     Args,
     load::Pace,
-    machine, measured, ops,
+    measured, ops,
     ops::Op,
-    redis_version,
     report::{self, Curve},
     service::Service,
+    setup,
 };
 
 /// Books the transfer load spreads over in a cluster: enough that every
@@ -36,10 +36,7 @@ struct Row {
 /// size in `sizes`, and writes `cluster.md` and `cluster.svg`.
 pub async fn sweep(args: &Args, sizes: &[usize]) -> anyhow::Result<()> {
     ops::spread_books(BOOKS);
-    let mut notes = String::new();
-    let _ = writeln!(notes, "- machine: {}", machine());
-    let _ = writeln!(notes, "- redis-server: {}", redis_version());
-    let _ = writeln!(notes, "- rmw flags: `{}`", args.rmw_flags.join(" "));
+    let mut notes = setup(&format!("`{}`", args.rmw_flags.join(" ")));
     let _ = writeln!(
         notes,
         "- clusters of {sizes:?} primaries, no replicas, all on this machine; CAS over {} keys, transfers over {BOOKS} books; closed loop, {} gRPC connections, {} s per point after {} s warm-up",

@@ -126,10 +126,7 @@ async fn bench(args: Args) -> anyhow::Result<()> {
         .await
         .context("start redis-server")?;
     let service = Service::start(&redis.url(), &args.rmw_flags).await?;
-    let mut notes = String::new();
-    let _ = writeln!(notes, "- machine: {}", machine());
-    let _ = writeln!(notes, "- redis-server: {}", redis_version());
-    let _ = writeln!(notes, "- rmw flags: `{}`", args.rmw_flags.join(" "));
+    let mut notes = setup(&format!("`{}`", args.rmw_flags.join(" ")));
     let _ = writeln!(
         notes,
         "- load: closed loop, {} gRPC connections, {} s per point after {} s warm-up; direct: `redis-benchmark -P 1` at the same concurrency",
@@ -369,6 +366,16 @@ fn has_redis_py(python: &std::path::Path) -> bool {
         .args(["-c", "import redis"])
         .output()
         .is_ok_and(|o| o.status.success())
+}
+
+/// The first lines of every report: the machine, Redis, and what rmw ran
+/// with (`flags`, as Markdown).
+fn setup(flags: &str) -> String {
+    format!(
+        "- machine: {}\n- redis-server: {}\n- rmw flags: {flags}\n",
+        machine(),
+        redis_version()
+    )
 }
 
 /// Cores and CPU model, from /proc/cpuinfo.

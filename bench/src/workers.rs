@@ -10,11 +10,11 @@ use rmw::dev_redis::RedisProcess;
 use crate::{
     Args, direct,
     load::Pace,
-    machine, measured, ops,
+    measured, ops,
     ops::Op,
-    redis_version,
     report::{self, Curve},
     service::Service,
+    setup,
 };
 
 /// One point: an operation at a concurrency with `workers` threads.
@@ -35,14 +35,10 @@ struct Row {
 /// `counts`, and writes `workers.md` and `workers.svg`.
 pub async fn sweep(args: &Args, counts: &[usize]) -> anyhow::Result<()> {
     let redis = RedisProcess::start(&[]).await?;
-    let mut notes = String::new();
-    let _ = writeln!(notes, "- machine: {}", machine());
-    let _ = writeln!(notes, "- redis-server: {}", redis_version());
-    let _ = writeln!(
-        notes,
-        "- rmw flags: `{}` plus `--worker-threads N` (1: tokio's current-thread runtime; N > 1: the work-stealing one)",
+    let mut notes = setup(&format!(
+        "`{}` plus `--worker-threads N` (1: tokio's current-thread runtime; N > 1: the work-stealing one)",
         args.rmw_flags.join(" ")
-    );
+    ));
     let _ = writeln!(
         notes,
         "- load: closed loop, {} gRPC connections, a load generator of {} thread(s), {} s per point after {} s warm-up; direct: `redis-benchmark -P 1`, once per load",

@@ -110,15 +110,11 @@ impl Operation for PutRecord {
     type Outcome = PutOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
-        let data = cx.keys.record(&self.key);
-        Some(Record::of_key(&cx.keys, &data, self.request_id.as_ref()))
+        Some(write_record(cx, &self.key, self.request_id.as_ref()))
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        let record = cx.keys.record(&self.key);
-        let revision = cx.keys.revision(&record);
-        call.key(record)
-            .key(revision)
+        write_keys(cx, &self.key, call)
             .arg(self.expected_version)
             .arg(self.value.as_slice())
     }
@@ -141,14 +137,11 @@ impl Operation for DeleteRecord {
     type Outcome = DeleteOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
-        let data = cx.keys.record(&self.key);
-        Some(Record::of_key(&cx.keys, &data, self.request_id.as_ref()))
+        Some(write_record(cx, &self.key, self.request_id.as_ref()))
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        let record = cx.keys.record(&self.key);
-        let revision = cx.keys.revision(&record);
-        call.key(record).key(revision).arg(self.expected_version)
+        write_keys(cx, &self.key, call).arg(self.expected_version)
     }
 
     fn decode(&self, reply: &Reply) -> Result<DeleteOutcome, Error> {
@@ -161,6 +154,19 @@ impl Operation for DeleteRecord {
             _ => Err(reply.unexpected()),
         }
     }
+}
+
+/// The idempotency record of a write or delete of `key`.
+fn write_record(cx: &Context, key: &Key, request_id: Option<&RequestId>) -> Record {
+    Record::of_key(&cx.keys, &cx.keys.record(key), request_id)
+}
+
+/// The keys `records_put` and `records_delete` take: the record, its
+/// revision.
+fn write_keys(cx: &Context, key: &Key, call: Call) -> Call {
+    let record = cx.keys.record(key);
+    let revision = cx.keys.revision(&record);
+    call.key(record).key(revision)
 }
 
 fn mismatch(reply: &Reply, expected: u64) -> Result<Mismatch, Error> {

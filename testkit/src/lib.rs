@@ -326,10 +326,7 @@ impl Env {
 /// A free loopback port, for a port a process must be told (a listener
 /// the harness binds itself is better: nothing can take it meanwhile).
 pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free loopback port")
-        .port()
+    rmw::dev_redis::free_port().expect("a free loopback port")
 }
 
 /// The `rmw` binary of this build: beside the running executable, or one
