@@ -27,7 +27,8 @@ def call_args(op, n, keys):
         book = f"{PREFIX}:led:{{bench}}"
         keys = [f"{book}:idem:py-{n}", f"{book}:bal", f"{book}:entries",
                 f"{book}:entries:a", f"{book}:entries:b"]
-        return keys, ["py", 86400000, 100000, "a", "b", 1, "", "", f"py-{n}"]
+        # ARGV[3]: the retention rmw hands its scripts by default ("" keeps every entry).
+        return keys, ["py", 86400000, "", "a", "b", 1, "", "", f"py-{n}"]
     raise SystemExit(f"unknown op {op}")
 
 
