@@ -1,28 +1,35 @@
 #!lua
---[[ inventory_cancel_order — puts back what an order took, once.
+--[[ inventory_cancel_order — puts back what an order (or a committed hold)
+took, once.
 
 KEYS[1]          idempotency record of the cancel request (lib/prelude.lua)
 KEYS[2]          the order (<p>:inv:{<store>}:order:<order id>)
 KEYS[3]          stock levels, a hash product -> units (<p>:inv:{<store>}:stock)
 KEYS[4]          the store's movements stream (<p>:inv:{<store>}:moves)
-KEYS[5 .. 4+N]   each item's product movements stream, in item order
+KEYS[5]          units held, a hash product -> units (<p>:inv:{<store>}:held)
+KEYS[6]          the store's holds, a sorted set by expiry (<p>:inv:{<store>}:holds)
+KEYS[7 .. 6+N]   each item's product movements stream, in item order
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
-ARGV[4]          the order id, recorded in the movements
-ARGV[5 .. 4+N]   the order's products, in item order, as inventory_order_items
+ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
+ARGV[5]          the order id, recorded in the movements
+ARGV[6 .. 5+N]   the order's products, in item order, as inventory_order_items
                  read them (the keys above were built from them)
 
 Reply    {'cancelled', {product, before, after}, ...}   in item order
-       | {'not_found'}                 no such order (nothing written)
+       | {'not_found'}                 no such order, or a hold never
+                                       committed (nothing written)
        | {'already_cancelled'}         (nothing written)
        | {'stale'}                     the order is not the one whose products
                                        were read: read again (nothing written)
        | {'overflow', product, level}  putting back would pass 2^53-1
                                        (nothing written)
        | a prelude reply
-The order keeps its record, marked cancelled, until it expires.
+The order keeps its record, marked cancelled, until it expires. Replies
+that write nothing may still have ended due holds (lib/holds.lua).
 ]]
+--@holds
 
 local MAX = 9007199254740991
 
@@ -31,7 +38,8 @@ if replay then
   return replay
 end
 
-local trim = rmw_retention()
+local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local _, stale = holds_settle(s)
 
 local stored = redis.call('GET', KEYS[2])
 if not stored then
@@ -41,41 +49,41 @@ local record = cmsgpack.unpack(stored)
 if record[3] == 'cancelled' then
   return {'already_cancelled'}
 end
-
 local placed = record[2]
+if record[4] then
+  -- A hold: an order once committed.
+  if record[3] ~= 'committed' then
+    return {'not_found'}
+  end
+  placed = record[7]
+end
+
 local n = #placed - 1
-if n ~= #ARGV - 4 then
+if n ~= #ARGV - 5 then
   return {'stale'}
 end
 local products, units = {}, {}
 for i = 1, n do
   local item = placed[i + 1]
-  if item[1] ~= ARGV[4 + i] then
+  if item[1] ~= ARGV[5 + i] then
     return {'stale'}
   end
   products[i] = item[1]
   units[i] = item[2] - item[3]
 end
 
-local levels = redis.call('HMGET', KEYS[3], unpack(products))
+local levels = holds_levels(s, stale, products)
 for i = 1, n do
-  local level = tonumber(levels[i] or '0')
-  if level > MAX - units[i] then
-    return {'overflow', products[i], level}
+  if levels[i][1] > MAX - units[i] then
+    return {'overflow', products[i], levels[i][1]}
   end
 end
 
 local reply = {'cancelled'}
 for i = 1, n do
-  local before = tonumber(levels[i] or '0')
+  local before = levels[i][1]
   local after = redis.call('HINCRBY', KEYS[3], products[i], units[i])
-  local id = rmw_xadd(KEYS[4], trim,
-    F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
-    F.after, after, F.order, ARGV[4])
-  rmw_xadd(KEYS[4 + i], trim,
-    F.id, id, F.kind, 'cancel', F.product, products[i], F.delta, units[i], F.before, before,
-    F.after, after,
-    F.order, ARGV[4])
+  holds_move(s, 'cancel', products[i], units[i], before, after, 0, levels[i][3], ARGV[5])
   reply[#reply + 1] = {products[i], before, after}
 end
 record[3] = 'cancelled'

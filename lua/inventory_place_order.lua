@@ -1,27 +1,33 @@
 #!lua
 --[[ inventory_place_order — takes stock of one or more products for an order,
-all or nothing (Deduct and PlaceOrder).
+all or nothing (Deduct and PlaceOrder), from what is available (on hand
+minus held).
 
 KEYS[1]          the order (<p>:inv:{<store>}:order:<order id>): its idempotency
                  record (lib/prelude.lua), which CancelOrder reads back
 KEYS[2]          stock levels, a hash product -> units (<p>:inv:{<store>}:stock)
 KEYS[3]          the store's movements stream (<p>:inv:{<store>}:moves)
-KEYS[4 .. 3+N]   each item's product movements stream, in item order
+KEYS[4]          units held, a hash product -> units (<p>:inv:{<store>}:held)
+KEYS[5]          the store's holds, a sorted set by expiry (<p>:inv:{<store>}:holds)
+KEYS[6 .. 5+N]   each item's product movements stream, in item order
 
 ARGV[1], ARGV[2] request fingerprint (never '': the order id is required),
                  idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
-ARGV[4]          the order id, recorded in the movements
-ARGV[5 .. 4+2N]  per item: product, units (1 .. 2^53-1); products distinct
+ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
+ARGV[5]          the order id, recorded in the movements
+ARGV[6 .. 5+2N]  per item: product, units (1 .. 2^53-1); products distinct
 
 Reply    {'placed', {product, before, after}, ...}    in item order
        | {'insufficient', product, available, requested}
-                 the first short item, in item order (nothing written)
+                 the first short item, in item order (nothing written but
+                 due holds' expiry)
        | {'replayed', {'cancelled'}}
                  a repeat of an order CancelOrder has cancelled since: the
                  stock it took was put back (nothing written)
        | a prelude reply (a repeat of the order, or its id reused)
 ]]
+--@holds
 
 local replay, record = rmw_replay(KEYS[1], ARGV[1])
 if replay then
@@ -31,18 +37,19 @@ if replay then
   return replay
 end
 
-local trim = rmw_retention()
+local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
+local _, stale = holds_settle(s)
 
-local n = (#ARGV - 4) / 2
+local n = (#ARGV - 5) / 2
 local products, units = {}, {}
 for i = 1, n do
-  products[i] = ARGV[3 + 2 * i]
-  units[i] = tonumber(ARGV[4 + 2 * i])
+  products[i] = ARGV[4 + 2 * i]
+  units[i] = tonumber(ARGV[5 + 2 * i])
 end
 
-local levels = redis.call('HMGET', KEYS[2], unpack(products))
+local levels = holds_levels(s, stale, products)
 for i = 1, n do
-  local available = tonumber(levels[i] or '0')
+  local available = levels[i][1] - levels[i][2]
   if available < units[i] then
     return {'insufficient', products[i], available, units[i]}
   end
@@ -50,15 +57,9 @@ end
 
 local reply = {'placed'}
 for i = 1, n do
-  local before = tonumber(levels[i] or '0')
+  local before = levels[i][1]
   local after = redis.call('HINCRBY', KEYS[2], products[i], -units[i])
-  local id = rmw_xadd(KEYS[3], trim,
-    F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
-    F.after, after, F.order, ARGV[4])
-  rmw_xadd(KEYS[3 + i], trim,
-    F.id, id, F.kind, 'deduct', F.product, products[i], F.delta, -units[i], F.before, before,
-    F.after, after,
-    F.order, ARGV[4])
+  holds_move(s, 'deduct', products[i], -units[i], before, after, 0, levels[i][3], ARGV[5])
   reply[#reply + 1] = {products[i], before, after}
 end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)

@@ -15,6 +15,7 @@ use tonic_health::pb::health_server::HealthServer;
 
 use crate::{
     config::{Config, Server},
+    deadline::Deadline,
     dev_redis::RedisProcess,
     grpc::{self, Admin, layer::RpcLayer},
     health::{DrainingHealth, Health},
@@ -135,6 +136,14 @@ pub async fn serve(
         checks.await;
         anyhow::Ok(())
     });
+    life.spawn(
+        "hold sweep",
+        sweep(
+            cx.clone(),
+            config.redis.hold_sweep_interval,
+            life.stopping.clone(),
+        ),
+    );
     let health_service =
         || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
     routes.add_service(health_service());
@@ -205,6 +214,32 @@ pub async fn serve(
     result.and(joined)
 }
 
+/// Ends due holds of stores nobody touches, every `interval`, until
+/// `stopping`. A failed sweep is logged and the next one tries again: the
+/// sweep only makes expiries show sooner (`ops::sweep_holds`), and Redis
+/// being away is the health checks' to report.
+async fn sweep(
+    cx: Context,
+    interval: std::time::Duration,
+    stopping: tokio_util::sync::CancellationToken,
+) -> anyhow::Result<()> {
+    // The first sweep one interval after the start, not at it.
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = stopping.cancelled() => return Ok(()),
+            _ = tick.tick() => {}
+        }
+        let deadline = Deadline::after(interval.max(std::time::Duration::from_secs(1)));
+        match crate::ops::sweep_holds(&cx, deadline).await {
+            Ok(0) => {}
+            Ok(ended) => tracing::debug!(ended, "hold sweep ended due holds"),
+            Err(error) => tracing::debug!(%error, "hold sweep failed; trying again next time"),
+        }
+    }
+}
+
 /// What every operation runs with: the configured Redis (connected in the
 /// background) and the key layout and settings of its data.
 fn context(config: &Config) -> anyhow::Result<Context> {
@@ -226,7 +261,7 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         cluster: settings.is_cluster(),
         ledger_retention: settings.ledger_retention,
         movements_retention: settings.movements_retention,
-        clock_skew_secs: settings.quota_clock_skew_secs,
+        clock_skew_secs: settings.clock_skew_secs,
         limits: config.limits,
     })
 }

@@ -165,17 +165,25 @@ pub struct RedisSettings {
     #[arg(long, env = "RMW_MOVEMENTS_RETENTION", default_value = "forever", value_parser = Retention::parse)]
     pub movements_retention: Retention,
 
-    /// Seconds added to Redis's clock when telling days apart, for tests of
-    /// the daily quota rollover only. Callers cannot move the clock.
+    /// How often the service ends holds that are due in stores nobody
+    /// touches (any call that changes a store ends its due holds itself,
+    /// and no read counts them): 10ms to 1h.
+    #[arg(long, env = "RMW_HOLD_SWEEP_INTERVAL", default_value = "1s", value_parser = duration_within(10 * MILLI, HOUR))]
+    pub hold_sweep_interval: Duration,
+
+    /// Seconds added to Redis's clock when telling days apart and when
+    /// holds expire, for tests of the daily quota rollover and of holds'
+    /// expiry only. Callers cannot move the clock.
     #[arg(
         long,
-        env = "RMW_QUOTA_CLOCK_SKEW_SECS",
+        alias = "quota-clock-skew-secs",
+        env = "RMW_CLOCK_SKEW_SECS",
         default_value_t = 0,
         hide = true,
         allow_negative_numbers = true,
         value_parser = clap::value_parser!(i64).range(-MAX_CLOCK_SKEW_SECS..=MAX_CLOCK_SKEW_SECS)
     )]
-    pub quota_clock_skew_secs: i64,
+    pub clock_skew_secs: i64,
 }
 
 /// How health is checked and served.
@@ -350,7 +358,7 @@ mod tests {
             ("--health-interval", "1ms"),
             ("--drain-timeout", "1000000000y"),
             ("--worker-threads", "1025"),
-            ("--quota-clock-skew-secs", "9223372036854775807"),
+            ("--clock-skew-secs", "9223372036854775807"),
         ] {
             let parsed = Config::try_parse_from(["rmw", flag, bad]);
             assert!(parsed.is_err(), "{flag} {bad} was accepted");

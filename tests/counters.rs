@@ -244,7 +244,7 @@ async fn quota_resets_on_the_next_day() {
         &[
             "--key-prefix",
             &env.service.prefix,
-            "--quota-clock-skew-secs",
+            "--clock-skew-secs",
             "86400",
         ],
     )

@@ -122,8 +122,11 @@ fn calls() -> impl Strategy<Value = Call> {
         });
     let write =
         (text(), prop::option::of(bytes())).prop_map(|(key, value)| pb::Write { key, value });
-    let level =
-        (text(), number()).prop_map(|(product, quantity)| pb::StockLevel { product, quantity });
+    let level = (text(), number()).prop_map(|(product, quantity)| pb::StockLevel {
+        product,
+        quantity,
+        ..Default::default()
+    });
     let item =
         (text(), number()).prop_map(|(product, quantity)| pb::OrderItem { product, quantity });
     prop_oneof![
@@ -183,7 +186,8 @@ fn calls() -> impl Strategy<Value = Call> {
                 list(level),
                 long(pb::StockLevel {
                     product: "p".into(),
-                    quantity: 1
+                    quantity: 1,
+                    ..Default::default()
                 })
             ],
             text()

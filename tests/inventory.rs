@@ -18,6 +18,7 @@ pub(crate) fn level(product: &str, quantity: i64) -> StockLevel {
     StockLevel {
         product: product.into(),
         quantity,
+        ..Default::default()
     }
 }
 

@@ -85,6 +85,7 @@ async fn lost_replies_are_applied_exactly_once() {
                 .map(|p| StockLevel {
                     product: (*p).into(),
                     quantity: 400,
+                    ..Default::default()
                 })
                 .collect(),
             request_id: String::new(),

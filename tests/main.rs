@@ -23,6 +23,7 @@ mod faults;
 mod fuzz;
 mod hardening;
 mod health;
+mod holds;
 mod idempotency;
 mod inventory;
 mod ledger;

@@ -64,6 +64,7 @@ async fn what_the_data_costs() {
                 .map(|i| StockLevel {
                     product: format!("p{}", chunk * 100 + i),
                     quantity: 1_000_000,
+                    ..Default::default()
                 })
                 .collect();
             inventory

@@ -59,6 +59,7 @@ async fn out_of_memory_refuses_writes_and_serves_reads() {
             levels: vec![StockLevel {
                 product: "p".into(),
                 quantity: 5,
+                ..Default::default()
             }],
             request_id: String::new(),
         })

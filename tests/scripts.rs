@@ -322,8 +322,11 @@ async fn rare_refusals_write_nothing() {
     )
     .key("t:inv:{s}:stock")
     .key("t:inv:{s}:moves")
+    .key("t:inv:{s}:held")
+    .key("t:inv:{s}:holds")
     .key("t:inv:{s}:moves:a")
     .setting("n:1000")
+    .setting(0)
     .arg("o1")
     .arg("a")
     .arg(5);
@@ -346,8 +349,11 @@ async fn rare_refusals_write_nothing() {
         .key("t:inv:{s}:order:o1")
         .key("t:inv:{s}:stock")
         .key("t:inv:{s}:moves")
+        .key("t:inv:{s}:held")
+        .key("t:inv:{s}:holds")
         .key(format!("t:inv:{{s}}:moves:{product}"))
         .setting("n:1000")
+        .setting(0)
         .arg("o1")
         .arg(product)
     };

@@ -273,6 +273,7 @@ async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedC
             levels: vec![StockLevel {
                 product: "p".into(),
                 quantity: 5,
+                ..Default::default()
             }],
             request_id: String::new(),
         })

@@ -93,7 +93,28 @@ impl Keyspace {
         format!("{}:inv:{{{store}}}:moves:{product}", self.prefix)
     }
 
-    /// An order's record: `<p>:inv:{<store>}:order:<order id>`.
+    /// Units a store's holds hold, per product: `<p>:inv:{<store>}:held`.
+    #[must_use]
+    pub fn held(&self, store: &Id<Store>) -> String {
+        format!("{}:inv:{{{store}}}:held", self.prefix)
+    }
+
+    /// A store's active holds by expiry: `<p>:inv:{<store>}:holds`.
+    #[must_use]
+    pub fn holds(&self, store: &Id<Store>) -> String {
+        format!("{}:inv:{{{store}}}:holds", self.prefix)
+    }
+
+    /// One shard of the sweep's index of holds by expiry, across stores:
+    /// `<p>:inv:due:{<shard>}`. Sharded so that, on a cluster, every
+    /// HoldStock does not add to one node's key.
+    #[must_use]
+    pub fn holds_due(&self, shard: u16) -> String {
+        format!("{}:inv:due:{{{shard}}}", self.prefix)
+    }
+
+    /// An order's record (or a hold's, which becomes the order's when
+    /// committed): `<p>:inv:{<store>}:order:<order id>`.
     #[must_use]
     pub fn order(&self, store: &Id<Store>, order: &Id<Order>) -> String {
         format!("{}:inv:{{{store}}}:order:{order}", self.prefix)

@@ -2,6 +2,8 @@
 //! constants, the configurable ones as [`Limits`], the command line's
 //! "limits" group.
 
+use std::time::Duration;
+
 /// The largest magnitude Lua (and so every script) holds exactly: 2^53−1.
 pub const MAX_SAFE_INTEGER: i64 = (1 << 53) - 1;
 /// The longest caller key, in bytes, by default (`--max-key-bytes`).
@@ -32,6 +34,10 @@ pub const MAX_UTC_OFFSET_MINUTES: i32 = 14 * 60;
 pub const MAX_PAGE_SIZE: u32 = 1000;
 /// The page size when the caller asks for none.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
+/// The longest a hold may last by default (`--max-hold-ttl`).
+pub const DEFAULT_MAX_HOLD_TTL: Duration = Duration::from_secs(24 * 3600);
+/// The longest `--max-hold-ttl`: ten years.
+pub const MAX_HOLD_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
 
 /// Request limits set by configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args)]
@@ -55,6 +61,16 @@ pub struct Limits {
         value_parser = items,
     )]
     pub max_items: usize,
+
+    /// The longest a stock hold may last (HoldStock's `ttl`): 1ms to
+    /// 3650d.
+    #[arg(
+        long = "max-hold-ttl",
+        env = "RMW_MAX_HOLD_TTL",
+        default_value = "24h",
+        value_parser = hold_ttl,
+    )]
+    pub max_hold_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -62,8 +78,19 @@ impl Default for Limits {
         Self {
             max_key_bytes: MAX_KEY_BYTES,
             max_items: DEFAULT_MAX_ITEMS as usize,
+            max_hold_ttl: DEFAULT_MAX_HOLD_TTL,
         }
     }
+}
+
+/// `--max-hold-ttl`: 1ms to ten years (what `lua/lib/prelude.lua` lets a
+/// script add to Redis's clock).
+fn hold_ttl(text: &str) -> Result<Duration, String> {
+    let ttl = humantime::parse_duration(text).map_err(|e| e.to_string())?;
+    if ttl < Duration::from_millis(1) || ttl > MAX_HOLD_TTL {
+        return Err("must be from 1ms to 3650days".into());
+    }
+    Ok(ttl)
 }
 
 /// `--max-key-bytes`: 1 to 65536.

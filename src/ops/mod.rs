@@ -22,8 +22,10 @@ pub use counters::{
     Adjust, AdjustOutcome, Bound, Consume, GetCounter, GetQuota, QuotaOutcome, QuotaState,
 };
 pub use inventory::{
-    CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Movement, MovementKind,
-    MovementsQuery, OrderOutcome, PlaceOrder, Restock, SetStock, Shortfall, StockChange,
+    CancelOrder, CancelOutcome, CommitHold, Committed, Deduct, DeductOutcome, Ending, GetHold,
+    GetStock, Held, HoldLine, HoldOutcome, HoldState, HoldStock, HoldView, HoldsQuery, Item, Level,
+    Movement, MovementKind, MovementsQuery, OrderOutcome, PlaceOrder, ReleaseHold, Restock,
+    SetOutcome, SetStock, Shortfall, StockChange, sweep_holds,
 };
 pub use keyspace::Keyspace;
 pub use ledger::{
@@ -61,8 +63,8 @@ pub struct Context {
     pub ledger_retention: Retention,
     /// Which entries the stock movements streams keep.
     pub movements_retention: Retention,
-    /// Seconds added to Redis's clock when telling days apart: 0 but in
-    /// tests of the daily rollover.
+    /// Seconds added to Redis's clock when telling days apart and when
+    /// holds expire: 0 but in tests.
     pub clock_skew_secs: i64,
     /// The configurable request limits.
     pub limits: Limits,

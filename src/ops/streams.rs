@@ -52,6 +52,15 @@ impl Entry {
             .map_err(|_| self.reply.unexpected())
     }
 
+    /// Field `name` as an integer, if the entry has it.
+    pub fn opt_int(&self, name: &str) -> Result<Option<i64>, Error> {
+        if self.fields.contains_key(name) {
+            self.int(name).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
     /// The entry's id in the main stream: an entry of a per-product or
     /// per-account stream (`filtered`) carries it in field `id`.
     fn main_id(&self, filtered: bool) -> Result<String, Error> {

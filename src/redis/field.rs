@@ -16,7 +16,8 @@ macro_rules! fields {
 }
 
 fields! {
-    /// What made the entry (`set`, `restock`, `deduct`, `cancel`;
+    /// What made the entry (`set`, `restock`, `deduct`, `cancel`, `hold`,
+    /// `commit`, `release`, `expire`;
     /// `credit`, `debit`, `transfer`).
     KIND, kind = "k";
     /// A per-product or per-account stream's copy: the entry's id in the
@@ -30,8 +31,12 @@ fields! {
     BEFORE, before = "b";
     /// Movements: the level after.
     AFTER, after = "a";
-    /// Movements: the order ('' for none).
+    /// Movements: the order ('' for none); for holds, the hold's id.
     ORDER, order = "o";
+    /// Movements: the signed change of the units held (absent before holds).
+    HELD_DELTA, held_delta = "hd";
+    /// Movements: the units held after (absent before holds).
+    HELD, held = "h";
     /// Entries: the account money left ('' for credits).
     FROM, from = "f";
     /// Entries: the account money reached ('' for debits).
@@ -64,6 +69,8 @@ const CODES: &[&str] = &[
     BEFORE,
     AFTER,
     ORDER,
+    HELD_DELTA,
+    HELD,
     FROM,
     TO,
     AMOUNT,
@@ -82,7 +89,8 @@ mod tests {
 
     /// No script spells a field code out: each writes `F.<name>`, so the
     /// table above is the only place a code lives. A statement that adds
-    /// to a stream (`rmw_xadd(KEYS[…]`, or the `fields` list a ledger
+    /// to a stream (`rmw_xadd(KEYS[…]`, `rmw_xadd(s.…` in `lib/holds.lua`,
+    /// or the `fields` list a ledger
     /// script builds for it) holds no quoted code.
     #[test]
     fn scripts_write_codes_from_the_table() {
@@ -95,6 +103,7 @@ mod tests {
             {
                 let statement = statement.split("\n\n").next().unwrap_or("");
                 let adds = statement.starts_with("KEYS[")
+                    || statement.starts_with("s.")
                     || statement.contains("unpack(fields)")
                     || statement.trim_start().starts_with("F.kind");
                 if !adds {

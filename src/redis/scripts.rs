@@ -53,12 +53,28 @@ scripts! {
     CountersGetQuota = "counters_get_quota",
     /// Order cancellation.
     InventoryCancelOrder = "inventory_cancel_order",
+    /// Hold commit.
+    InventoryCommitHold = "inventory_commit_hold",
+    /// The sweep's index: a hold noted.
+    InventoryDueAdd = "inventory_due_add",
+    /// The sweep's index: due holds taken out.
+    InventoryDueTake = "inventory_due_take",
+    /// A store's due holds ended (the sweep).
+    InventoryExpireHolds = "inventory_expire_holds",
+    /// Hold read.
+    InventoryGetHold = "inventory_get_hold",
+    /// Stock hold.
+    InventoryHoldStock = "inventory_hold_stock",
+    /// A page of a store's active holds.
+    InventoryListHolds = "inventory_list_holds",
     /// Stock levels read.
     InventoryGetStock = "inventory_get_stock",
     /// The products an order took.
     InventoryOrderItems = "inventory_order_items",
     /// Deduct and PlaceOrder.
     InventoryPlaceOrder = "inventory_place_order",
+    /// Hold release.
+    InventoryReleaseHold = "inventory_release_hold",
     /// Stock addition.
     InventoryRestock = "inventory_restock",
     /// Absolute stock levels.
@@ -93,6 +109,10 @@ scripts! {
 
 const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");
 
+/// The libraries a script may ask for by a line of its own, `--@<name>`,
+/// which is replaced by the library (after the prelude, so it may use it).
+const LIBRARIES: &[(&str, &str)] = &[("--@holds", include_str!("../../lua/lib/holds.lua"))];
+
 struct Compiled {
     source: String,
     sha: String,
@@ -110,10 +130,21 @@ static COMPILED: LazyLock<Vec<Compiled>> = LazyLock::new(|| {
 });
 
 /// Inserts the prelude and the stream fields' table after the shebang
-/// line, which Redis requires first.
+/// line, which Redis requires first, and the libraries the script asks for
+/// where it asks for them.
 fn compose(file: &str) -> String {
     let (shebang, body) = file.split_once('\n').unwrap_or((file, ""));
-    format!("{shebang}\n{PRELUDE}\n{}\n{body}", super::field::LUA)
+    let body = body
+        .lines()
+        .map(|line| {
+            LIBRARIES
+                .iter()
+                .find(|(mark, _)| line.trim_end() == *mark)
+                .map_or(line, |(_, library)| library.trim_end())
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    format!("{shebang}\n{PRELUDE}\n{}\n{body}\n", super::field::LUA)
 }
 
 impl Script {

@@ -87,8 +87,9 @@ pub struct Service {
 }
 
 impl Service {
-    /// The service against `redis_url`, with a unique prefix and a fast
-    /// health check.
+    /// The service against `redis_url`, with a unique prefix, a fast
+    /// health check and no hold sweep within a test's life (tests that
+    /// count calls to Redis would count it; the holds tests ask for one).
     pub async fn start(redis_url: &str) -> Self {
         Self::start_with(redis_url, &[]).await
     }
@@ -113,6 +114,8 @@ impl Service {
             &prefix,
             "--health-interval",
             "100ms",
+            "--hold-sweep-interval",
+            "1h",
         ];
         command_line.extend_from_slice(args);
         let config = Config::try_parse_from(command_line).expect("test config");

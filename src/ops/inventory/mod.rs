@@ -1,11 +1,24 @@
 //! Stock per store that never oversells: levels, orders, movements.
 //!
 //! The requests and outcomes are here; their bindings by concern in
-//! `stock` (levels), `orders` (placing and cancelling) and `movements`.
+//! `stock` (levels), `orders` (placing and cancelling), `movements` and
+//! `holds` (which has its own types), and the sweep of due holds in
+//! `sweep`.
 
+mod holds;
 mod movements;
 mod orders;
 mod stock;
+mod sweep;
+
+pub use holds::{
+    CommitHold, Committed, Ending, GetHold, Held, HoldLine, HoldOutcome, HoldState, HoldStock,
+    HoldView, HoldsQuery, ReleaseHold,
+};
+#[cfg(test)]
+pub(super) use holds::{CommitLoaded, DueAdd, Holding, ListHolds, ReleaseLoaded};
+pub(super) use holds::{DueTake, ExpireHolds};
+pub use sweep::sweep_holds;
 
 use std::time::SystemTime;
 
@@ -30,6 +43,41 @@ pub struct StockChange {
     pub before: i64,
     /// The level after.
     pub after: i64,
+}
+
+/// A product's units on hand and held; the rest is available.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Level {
+    /// The product.
+    pub product: String,
+    /// Units on hand.
+    pub on_hand: i64,
+    /// Units held by holds neither ended nor expired.
+    pub held: i64,
+}
+
+impl Level {
+    /// What an order or a new hold may take.
+    #[must_use]
+    pub fn available(&self) -> i64 {
+        self.on_hand - self.held
+    }
+}
+
+/// What setting levels did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SetOutcome {
+    /// The levels were set.
+    Set(Vec<StockChange>),
+    /// A level was below what holds hold of its product; nothing was set.
+    BelowHeld {
+        /// The product.
+        product: String,
+        /// Units held.
+        held: i64,
+        /// The level asked for.
+        requested: i64,
+    },
 }
 
 /// A product and a number of units.
@@ -90,7 +138,7 @@ pub enum OrderOutcome {
 pub struct Shortfall {
     /// The product.
     pub product: String,
-    /// Its level.
+    /// Units available (on hand, not held).
     pub available: i64,
     /// The units asked for.
     pub requested: i64,
@@ -183,6 +231,14 @@ pub enum MovementKind {
     Deduct,
     /// CancelOrder.
     Cancel,
+    /// HoldStock.
+    Hold,
+    /// CommitHold.
+    Commit,
+    /// ReleaseHold.
+    Release,
+    /// A hold's expiry.
+    Expire,
 }
 
 /// One recorded change of a level.
@@ -200,10 +256,14 @@ pub struct Movement {
     pub before: i64,
     /// The level after.
     pub after: i64,
-    /// The order, for deductions and cancellations.
+    /// The order, for deductions and cancellations; the hold, for holds.
     pub order_id: String,
     /// Redis's time of the change.
     pub time: SystemTime,
+    /// The signed change of the units held.
+    pub held_delta: i64,
+    /// The units held after.
+    pub held: i64,
 }
 
 /// Which movements to list.
@@ -219,14 +279,27 @@ pub struct MovementsQuery {
     pub page_token: Option<String>,
 }
 
-/// The positions every stock-changing script starts with.
-const STOCK_KEYS: [&str; 2] = ["stock levels", "the store's movements"];
+/// The keys every stock-changing script has after its record (and the
+/// order's, for a cancellation): the store's levels, journal and holds.
+const STOCK_KEYS: [&str; 4] = [
+    "stock levels",
+    "the store's movements",
+    "units held",
+    "the store's holds",
+];
 
-/// Appends the keys and the setting every stock-changing script starts with.
+/// The settings every stock-changing script starts its arguments with.
+const STOCK_SETTINGS: [&str; 2] = ["retention", "clock skew"];
+
+/// Appends the keys and the settings every stock-changing script starts
+/// with.
 fn stock_call(cx: &Context, store: &Id<Store>, call: Call) -> Call {
     call.key(cx.keys.stock(store))
         .key(cx.keys.movements(store))
+        .key(cx.keys.held(store))
+        .key(cx.keys.holds(store))
         .setting(cx.movements_retention.to_string())
+        .setting(cx.clock_skew_secs)
 }
 
 fn changes(reply: &Reply) -> Result<Vec<StockChange>, Error> {

@@ -32,6 +32,10 @@ impl Execute for MovementsQuery {
                     "restock" => MovementKind::Restock,
                     "deduct" => MovementKind::Deduct,
                     "cancel" => MovementKind::Cancel,
+                    "hold" => MovementKind::Hold,
+                    "commit" => MovementKind::Commit,
+                    "release" => MovementKind::Release,
+                    "expire" => MovementKind::Expire,
                     _ => return Err(Error::internal("streams_page", "unknown movement kind")),
                 };
                 Ok(Movement {
@@ -43,6 +47,9 @@ impl Execute for MovementsQuery {
                     after: entry.int(field::AFTER)?,
                     order_id: entry.text(field::ORDER)?,
                     time: entry.time()?,
+                    // Movements written before holds existed have neither.
+                    held_delta: entry.opt_int(field::HELD_DELTA)?.unwrap_or(0),
+                    held: entry.opt_int(field::HELD)?.unwrap_or(0),
                 })
             },
         )

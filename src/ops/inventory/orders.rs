@@ -2,7 +2,7 @@
 
 use super::{
     CancelLoaded, CancelOrder, CancelOutcome, CancelReply, Deduct, DeductOutcome, Item, OrderItems,
-    OrderOutcome, PlaceOrder, STOCK_KEYS, Shortfall, changes, stock_call,
+    OrderOutcome, PlaceOrder, STOCK_KEYS, STOCK_SETTINGS, Shortfall, changes, stock_call,
 };
 use crate::{
     deadline::Deadline,
@@ -19,8 +19,11 @@ use crate::{
 };
 
 /// The positions of `inventory_place_order`, for orders and deductions.
-const PLACE: Layout =
-    Layout::write(&STOCK_KEYS, &["retention", "the order id"]).lists(&["4 .. 3+N"], &["5 .. 4+2N"]);
+const PLACE: Layout = Layout::write(
+    &STOCK_KEYS,
+    &[STOCK_SETTINGS[0], STOCK_SETTINGS[1], "the order id"],
+)
+.lists(&["6 .. 5+N"], &["6 .. 5+2N"]);
 
 /// The order's record is its idempotency record: an order id is placed once.
 fn place_record(cx: &Context, store: &Id<Store>, order_id: &Id<Order>) -> Record {
@@ -130,10 +133,16 @@ impl Operation for OrderItems {
 impl Operation for CancelLoaded {
     const SCRIPT: Script = Script::InventoryCancelOrder;
     const LAYOUT: Layout = Layout::write(
-        &["the order", STOCK_KEYS[0], STOCK_KEYS[1]],
-        &["retention", "the order id"],
+        &[
+            "the order",
+            STOCK_KEYS[0],
+            STOCK_KEYS[1],
+            STOCK_KEYS[2],
+            STOCK_KEYS[3],
+        ],
+        &[STOCK_SETTINGS[0], STOCK_SETTINGS[1], "the order id"],
     )
-    .lists(&["5 .. 4+N"], &["5 .. 4+N"]);
+    .lists(&["7 .. 6+N"], &["6 .. 5+N"]);
     type Outcome = CancelReply;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -143,12 +152,8 @@ impl Operation for CancelLoaded {
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         let r = &self.request;
-        let mut call = call
-            .key(cx.keys.order(&r.store, &r.order_id))
-            .key(cx.keys.stock(&r.store))
-            .key(cx.keys.movements(&r.store))
-            .setting(cx.movements_retention.to_string())
-            .arg(r.order_id.as_str());
+        let call = call.key(cx.keys.order(&r.store, &r.order_id));
+        let mut call = stock_call(cx, &r.store, call).arg(r.order_id.as_str());
         for product in &self.products {
             call = call
                 .key(cx.keys.product_movements(&r.store, product))

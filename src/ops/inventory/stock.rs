@@ -1,12 +1,14 @@
 //! Stock levels: set, add, read.
 
-use super::{GetStock, Restock, STOCK_KEYS, SetStock, StockChange, changes, stock_call};
+use super::{
+    GetStock, Level, Restock, STOCK_KEYS, STOCK_SETTINGS, SetOutcome, SetStock, StockChange,
+    changes, stock_call,
+};
 use crate::{
     error::Error,
     ops::{
         Context,
         binding::{Layout, Operation, Record},
-        types::{Id, kind::Product},
     },
     redis::{Call, Reply, Script},
 };
@@ -14,8 +16,8 @@ use crate::{
 impl Operation for SetStock {
     const SCRIPT: Script = Script::InventorySetStock;
     const LAYOUT: Layout =
-        Layout::write(&STOCK_KEYS, &["retention"]).lists(&["4 .. 3+N"], &["4 .. 3+2N"]);
-    type Outcome = Vec<StockChange>;
+        Layout::write(&STOCK_KEYS, &STOCK_SETTINGS).lists(&["6 .. 5+N"], &["5 .. 4+2N"]);
+    type Outcome = SetOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(Record::tagged(
@@ -36,19 +38,35 @@ impl Operation for SetStock {
         call
     }
 
-    fn decode(&self, reply: &Reply) -> Result<Vec<StockChange>, Error> {
-        if reply.tag()? != "set" {
-            return Err(reply.unexpected());
+    fn decode(&self, reply: &Reply) -> Result<SetOutcome, Error> {
+        match reply.tag()? {
+            "set" => Ok(SetOutcome::Set(changes(reply)?)),
+            "below_held" => Ok(SetOutcome::BelowHeld {
+                product: reply.text(1)?,
+                held: reply.int(2)?,
+                requested: reply.int(3)?,
+            }),
+            _ => Err(reply.unexpected()),
         }
-        changes(reply)
     }
 }
 
 impl Operation for Restock {
     const SCRIPT: Script = Script::InventoryRestock;
     const LAYOUT: Layout = Layout::write(
-        &[STOCK_KEYS[0], STOCK_KEYS[1], "the product's movements"],
-        &["retention", "the product", "units to add"],
+        &[
+            STOCK_KEYS[0],
+            STOCK_KEYS[1],
+            STOCK_KEYS[2],
+            STOCK_KEYS[3],
+            "the product's movements",
+        ],
+        &[
+            STOCK_SETTINGS[0],
+            STOCK_SETTINGS[1],
+            "the product",
+            "units to add",
+        ],
     );
     type Outcome = StockChange;
 
@@ -90,12 +108,20 @@ impl Operation for Restock {
 
 impl Operation for GetStock {
     const SCRIPT: Script = Script::InventoryGetStock;
-    const LAYOUT: Layout = Layout::read(&[STOCK_KEYS[0]], &[]).lists(&[], &["1 .. N"]);
-    /// `(product, level)`, in the order asked.
-    type Outcome = Vec<(Id<Product>, i64)>;
+    const LAYOUT: Layout = Layout::read(
+        &[STOCK_KEYS[0], STOCK_KEYS[2], STOCK_KEYS[3]],
+        &[STOCK_SETTINGS[1]],
+    )
+    .lists(&[], &["2 .. 1+N"]);
+    /// The levels, in the order asked.
+    type Outcome = Vec<Level>;
 
     fn build(&self, cx: &Context, mut call: Call) -> Call {
-        call = call.key(cx.keys.stock(&self.store));
+        call = call
+            .key(cx.keys.stock(&self.store))
+            .key(cx.keys.held(&self.store))
+            .key(cx.keys.holds(&self.store))
+            .setting(cx.clock_skew_secs);
         for product in &self.products {
             call = call.arg(product.as_str());
         }
@@ -106,12 +132,17 @@ impl Operation for GetStock {
         if reply.tag()? != "levels" || reply.len() != self.products.len() + 1 {
             return Err(reply.unexpected());
         }
-        let levels = (1..reply.len()).map(|i| reply.int(i));
         self.products
             .iter()
-            .cloned()
-            .zip(levels)
-            .map(|(product, level)| Ok((product, level?)))
+            .enumerate()
+            .map(|(i, product)| {
+                let level = reply.nested(i + 1)?;
+                Ok(Level {
+                    product: product.to_string(),
+                    on_hand: level.int(0)?,
+                    held: level.int(1)?,
+                })
+            })
             .collect()
     }
 }

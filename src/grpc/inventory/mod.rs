@@ -1,4 +1,7 @@
-//! `rmw.v1.InventoryService`.
+//! `rmw.v1.InventoryService`: stock, orders and movements here, holds in
+//! `holds`.
+
+mod holds;
 
 use std::collections::HashMap;
 
@@ -6,10 +9,10 @@ use super::{Fields, Rpc, ids, serve, timestamp};
 use crate::{
     error::Error,
     ops::{
-        CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Limits, Movement,
-        MovementKind, MovementsQuery, OrderOutcome, Page, PlaceOrder, Replied, Restock, SetStock,
-        Shortfall, StockChange,
-        types::{self, Id, Units, kind::Product},
+        CancelOrder, CancelOutcome, Deduct, DeductOutcome, GetStock, Item, Level, Limits, Movement,
+        MovementKind, MovementsQuery, OrderOutcome, Page, PlaceOrder, Replied, Restock, SetOutcome,
+        SetStock, Shortfall, StockChange,
+        types::{self, Id, Units},
     },
     proto::v1::{
         self as pb, cancel_order_response as cancel, deduct_response as deduct,
@@ -27,6 +30,11 @@ serve! {
     place_order(PlaceOrderRequest);
     cancel_order(CancelOrderRequest);
     list_movements(ListMovementsRequest);
+    hold_stock(HoldStockRequest);
+    commit_hold(CommitHoldRequest);
+    release_hold(ReleaseHoldRequest);
+    get_hold(GetHoldRequest);
+    list_holds(ListHoldsRequest);
   }
 }
 
@@ -49,12 +57,24 @@ impl Rpc for pb::SetStockRequest {
         })
     }
 
-    fn reply(replied: Replied<Vec<StockChange>>) -> pb::SetStockResponse {
+    fn reply(replied: Replied<SetOutcome>) -> pb::SetStockResponse {
+        let outcome = match replied.outcome {
+            SetOutcome::Set(changes) => set::Outcome::Set(set::Set {
+                changes: changes.into_iter().map(change).collect(),
+            }),
+            SetOutcome::BelowHeld {
+                product,
+                held,
+                requested,
+            } => set::Outcome::BelowHeld(set::BelowHeld {
+                product,
+                held,
+                requested,
+            }),
+        };
         pb::SetStockResponse {
             replayed: replied.replayed,
-            outcome: Some(set::Outcome::Set(set::Set {
-                changes: replied.outcome.into_iter().map(change).collect(),
-            })),
+            outcome: Some(outcome),
         }
     }
 }
@@ -107,16 +127,9 @@ impl Rpc for pb::GetStockRequest {
         })
     }
 
-    fn reply(replied: Replied<Vec<(Id<Product>, i64)>>) -> pb::GetStockResponse {
+    fn reply(replied: Replied<Vec<Level>>) -> pb::GetStockResponse {
         pb::GetStockResponse {
-            levels: replied
-                .outcome
-                .into_iter()
-                .map(|(product, quantity)| pb::StockLevel {
-                    product: product.to_string(),
-                    quantity,
-                })
-                .collect(),
+            levels: replied.outcome.into_iter().map(level).collect(),
         }
     }
 }
@@ -319,6 +332,10 @@ fn movement(m: Movement) -> pb::Movement {
         MovementKind::Restock => movement::Kind::Restock,
         MovementKind::Deduct => movement::Kind::Deduct,
         MovementKind::Cancel => movement::Kind::Cancel,
+        MovementKind::Hold => movement::Kind::Hold,
+        MovementKind::Commit => movement::Kind::Commit,
+        MovementKind::Release => movement::Kind::Release,
+        MovementKind::Expire => movement::Kind::Expire,
     };
     pb::Movement {
         id: m.id,
@@ -329,5 +346,16 @@ fn movement(m: Movement) -> pb::Movement {
         after: m.after,
         order_id: m.order_id,
         time: Some(timestamp(m.time)),
+        held_delta: m.held_delta,
+        held: m.held,
+    }
+}
+
+fn level(level: Level) -> pb::StockLevel {
+    pb::StockLevel {
+        available: level.available(),
+        product: level.product,
+        quantity: level.on_hand,
+        held: level.held,
     }
 }
