@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use rmw::proto::v1::{
     CancelOrderRequest, CommitHoldRequest, GetHoldRequest, GetStockRequest, HoldState,
     HoldStockRequest, ListHoldsRequest, ListMovementsRequest, Movement, OrderItem,
-    ReleaseHoldRequest, SetStockRequest, cancel_order_response as cancel,
+    PlaceOrderRequest, ReleaseHoldRequest, SetStockRequest, cancel_order_response as cancel,
     commit_hold_response as commit, get_hold_response as get, hold_stock_response as hold,
     inventory_service_client::InventoryServiceClient, movement::Kind,
     place_order_response as place, release_hold_response as release, set_stock_response as set,
@@ -842,4 +842,115 @@ async fn holds_survive_a_restart_with_aof() {
         release::Outcome::Expired(_)
     ));
     assert_eq!(levels(&mut c, &["a"]).await, [(3, 0, 3)]);
+}
+
+/// On a cluster, where a script may reach only keys of its own slot: holds
+/// in stores spread over the three primaries expire on touch (the due
+/// holds' records and streams, which the script reaches undeclared, share
+/// the store's slot) and by the sweep, whose index is sharded over other
+/// slots.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn holds_expire_on_a_cluster() {
+    let cluster = crate::common::cluster::Cluster::start().await;
+    let url = cluster.nodes[0].url();
+    let now = Service::start_with(&url, &["--redis-cluster"])
+        .await
+        .ready()
+        .await;
+    let later = Service::start_with(
+        &url,
+        &[
+            "--redis-cluster",
+            "--key-prefix",
+            &now.prefix,
+            "--clock-skew-secs",
+            "120",
+        ],
+    )
+    .await
+    .ready()
+    .await;
+    let prefix = now.prefix.clone();
+    let (mut now, mut later) = (now.inventory(), later.inventory());
+    let stores: Vec<String> = (0..6).map(|i| format!("store-{i}")).collect();
+    let slots: std::collections::BTreeSet<u16> = stores
+        .iter()
+        .map(|s| rmw::redis::slot::slot(&format!("{{{s}}}")) / 5462)
+        .collect();
+    assert_eq!(slots.len(), 3, "the stores cover the three primaries");
+    for store in &stores {
+        now.set_stock(SetStockRequest {
+            store: store.clone(),
+            levels: vec![level("a", 3)],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+        let held = now
+            .hold_stock(HoldStockRequest {
+                store: store.clone(),
+                ..hold_request("h1", vec![item("a", 3)], 60_000)
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(matches!(held.outcome, Some(hold::Outcome::Held(_))));
+    }
+    let expiries = |client: &mut Client, store: &str| {
+        let (mut client, store) = (client.clone(), store.to_owned());
+        async move {
+            let page = client
+                .list_movements(ListMovementsRequest {
+                    store,
+                    product: String::new(),
+                    page_size: 100,
+                    page_token: String::new(),
+                })
+                .await
+                .unwrap()
+                .into_inner();
+            count(&page.movements, Kind::Expire)
+        }
+    };
+    // On touch: an order of every unit, which only the expiry frees.
+    for store in &stores[..3] {
+        let placed = later
+            .place_order(PlaceOrderRequest {
+                store: store.clone(),
+                ..order("o1", vec![item("a", 3)])
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(matches!(placed.outcome, Some(place::Outcome::Placed(_))));
+        assert_eq!(expiries(&mut now, store).await, 1, "{store}");
+    }
+    // By the sweep: a service sweeping every 20 ms, to whose clock the
+    // holds are due.
+    let _sweeper = Service::start_with(
+        &url,
+        &[
+            "--redis-cluster",
+            "--key-prefix",
+            &prefix,
+            "--clock-skew-secs",
+            "120",
+            "--hold-sweep-interval",
+            "20ms",
+        ],
+    )
+    .await
+    .ready()
+    .await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    for store in &stores[3..] {
+        while expiries(&mut now, store).await == 0 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{store}: no sweep in 20s"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        assert_eq!(expiries(&mut now, store).await, 1, "{store}");
+    }
 }

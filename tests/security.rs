@@ -2,9 +2,10 @@
 //! to Redis, a least-privilege Redis ACL user, and message size limits.
 
 use rmw::proto::v1::{
-    AdjustCounterRequest, CompareAndSwapRequest, ConsumeQuotaRequest, CreditRequest,
-    GetScriptStatusRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
-    SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas,
+    AdjustCounterRequest, CommitHoldRequest, CompareAndSwapRequest, ConsumeQuotaRequest,
+    CreditRequest, GetScriptStatusRequest, HoldStockRequest, ListHoldsRequest,
+    ListMovementsRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
+    SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas, movement,
     values_service_client::ValuesServiceClient,
 };
 use tonic::{
@@ -247,6 +248,74 @@ async fn redis_over_mutual_tls() {
 }
 
 /// Runs each service once, and a script reload, as `service`'s Redis user.
+/// Every hold script, the sweep's included: a hold committed, holds
+/// listed a page at a time, and a 1 ms hold that the sweep ends.
+async fn holds_and_their_sweep(service: &Service) {
+    let mut inventory = service.inventory();
+    let hold = |hold_id: &str, ms: i32| HoldStockRequest {
+        store: "s".into(),
+        hold_id: hold_id.into(),
+        items: vec![OrderItem {
+            product: "p".into(),
+            quantity: 1,
+        }],
+        ttl: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: ms * 1_000_000,
+        }),
+    };
+    inventory.hold_stock(hold("h1", 900)).await.unwrap();
+    inventory.hold_stock(hold("h2", 900)).await.unwrap();
+    let first = inventory
+        .list_holds(ListHoldsRequest {
+            store: "s".into(),
+            page_size: 1,
+            page_token: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    inventory
+        .list_holds(ListHoldsRequest {
+            store: "s".into(),
+            page_size: 1,
+            page_token: first.next_page_token,
+        })
+        .await
+        .unwrap();
+    for hold_id in ["h1", "h2"] {
+        inventory
+            .commit_hold(CommitHoldRequest {
+                store: "s".into(),
+                hold_id: hold_id.into(),
+                items: vec![],
+                request_id: String::new(),
+            })
+            .await
+            .unwrap();
+    }
+    inventory.hold_stock(hold("h3", 1)).await.unwrap();
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let movements = inventory
+            .list_movements(ListMovementsRequest {
+                store: "s".into(),
+                product: String::new(),
+                page_size: 1,
+                page_token: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .movements;
+        if movements[0].kind() == movement::Kind::Expire {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no sweep in 20s");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedConnection) {
     let mut values = service.values();
     values.compare_and_swap(create("k")).await.unwrap();
@@ -384,12 +453,16 @@ async fn acl_user_runs_every_operation_and_nothing_else() {
         .await
         .unwrap();
     let url = format!("redis://rmw:s3cret@127.0.0.1:{}", redis.port());
-    let service = Service::start_with(&url, &["--key-prefix", "rmw"])
-        .await
-        .ready()
-        .await;
+    let service = Service::start_with(
+        &url,
+        &["--key-prefix", "rmw", "--hold-sweep-interval", "20ms"],
+    )
+    .await
+    .ready()
+    .await;
 
     every_operation(&service, &mut admin).await;
+    holds_and_their_sweep(&service).await;
 
     // As the ACL user, directly: keys outside the prefix and other
     // commands are refused.
