@@ -26,9 +26,11 @@ def call_args(op, n, keys):
     if op == "ledger_transfer":
         book = f"{PREFIX}:led:{{bench}}"
         keys = [f"{book}:idem:py-{n}", f"{book}:bal", f"{book}:entries",
+                f"{book}:pend_dr", f"{book}:pend_cr", f"{book}:holds",
                 f"{book}:entries:a", f"{book}:entries:b"]
-        # ARGV[3]: the retention rmw hands its scripts by default ("" keeps every entry).
-        return keys, ["py", 86400000, "", "a", "b", 1, "", "", f"py-{n}"]
+        # ARGV[3]: the retention rmw hands its scripts by default ("" keeps
+        # every entry); ARGV[4]: no clock skew, as rmw runs.
+        return keys, ["py", 86400000, "", 0, "a", "b", 1, "", "", f"py-{n}"]
     raise SystemExit(f"unknown op {op}")
 
 

@@ -4,24 +4,33 @@
 KEYS[1]          idempotency record (lib/prelude.lua)
 KEYS[2]          balances, a hash account -> minor units (<p>:led:{<book>}:bal)
 KEYS[3]          the book's entries stream (<p>:led:{<book>}:entries)
-KEYS[4]          the account's entries stream (<p>:led:{<book>}:entries:<account>)
+KEYS[4]          pending debits, a hash account -> minor units (<p>:led:{<book>}:pend_dr)
+KEYS[5]          pending credits, a hash account -> minor units (<p>:led:{<book>}:pend_cr)
+KEYS[6]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
+KEYS[7]          the account's entries stream (<p>:led:{<book>}:entries:<account>)
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
-ARGV[4]          'credit' or 'debit'
-ARGV[5]          the account
-ARGV[6]          the amount, 1 .. 2^53-1 minor units
-ARGV[7]          the caller's reference
-ARGV[8]          the caller's description
-ARGV[9]          the request id ('' without one), recorded in the entry
+ARGV[4]          clock skew in seconds (lib/funds.lua)
+ARGV[5]          'credit' or 'debit'
+ARGV[6]          the account
+ARGV[7]          the amount, 1 .. 2^53-1 minor units
+ARGV[8]          the caller's reference
+ARGV[9]          the caller's description
+ARGV[10]         the request id ('' without one), recorded in the entry
 
 Reply    {'posted', before, after, entry_id}
-       | {'insufficient', balance, requested}   a debit past 0 (nothing written)
-       | {'overflow', balance}                  a credit past 2^53-1 (nothing written)
+       | {'insufficient', available, requested}
+                 a debit past what is available: posted minus pending
+                 debits (nothing written but due holds' expiry)
+       | {'overflow', balance}  a credit that would take the balance, with
+                 its pending credits, past 2^53-1 (nothing written but due
+                 holds' expiry)
        | a prelude reply
 Balances stay within 0 .. 2^53-1, where Lua's numbers are exact; HINCRBY,
 never HINCRBYFLOAT, and no sum is computed before it is known to fit.
 ]]
+--@funds
 
 local MAX = 9007199254740991
 
@@ -30,21 +39,25 @@ if replay then
   return replay
 end
 
-local trim = rmw_retention()
+local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local trim = f.trim
+local _, stale = funds_settle(f)
 
-local kind, account, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local before = tonumber(redis.call('HGET', KEYS[2], account) or '0')
+local kind, account, amount = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local level = funds_levels(f, stale, {account})[1]
+local before = level[1]
 local delta
 if kind == 'debit' then
-  if before < amount then
-    return {'insufficient', before, amount}
+  if before - level[2] < amount then
+    return {'insufficient', before - level[2], amount}
   end
-  delta = '-' .. ARGV[6]
+  delta = '-' .. ARGV[7]
 else
-  if before > MAX - amount then
+  -- Compared, never summed past 2^53: pending credits will land too.
+  if before > MAX - amount - level[3] then
     return {'overflow', before}
   end
-  delta = ARGV[6]
+  delta = ARGV[7]
 end
 
 local after = redis.call('HINCRBY', KEYS[2], account, delta)
@@ -56,7 +69,7 @@ else
 end
 local fields = {F.kind, kind, F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
   F.from_after, fa, F.to_before, tb, F.to_after, ta,
-  F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
+  F.reference, ARGV[8], F.description, ARGV[9], F.request_id, ARGV[10]}
 local id = rmw_xadd(KEYS[3], trim, unpack(fields))
-rmw_xadd(KEYS[4], trim, F.id, id, unpack(fields))
+rmw_xadd(KEYS[7], trim, F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'posted', before, after, id})

@@ -4,25 +4,33 @@
 KEYS[1]          idempotency record, keyed by the transfer id (lib/prelude.lua)
 KEYS[2]          balances, a hash account -> minor units (<p>:led:{<book>}:bal)
 KEYS[3]          the book's entries stream (<p>:led:{<book>}:entries)
-KEYS[4]          the source account's entries stream (<p>:led:{<book>}:entries:<from>)
-KEYS[5]          the target account's entries stream (<p>:led:{<book>}:entries:<to>)
+KEYS[4]          pending debits, a hash account -> minor units (<p>:led:{<book>}:pend_dr)
+KEYS[5]          pending credits, a hash account -> minor units (<p>:led:{<book>}:pend_cr)
+KEYS[6]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
+KEYS[7]          the source account's entries stream (<p>:led:{<book>}:entries:<from>)
+KEYS[8]          the target account's entries stream (<p>:led:{<book>}:entries:<to>)
 
 ARGV[1], ARGV[2] request fingerprint (never '': the transfer id is required),
                  idempotency record TTL (ms)
 ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
-ARGV[4]          the source account
-ARGV[5]          the target account (not the source)
-ARGV[6]          the amount, 1 .. 2^53-1 minor units
-ARGV[7]          the caller's reference
-ARGV[8]          the caller's description
-ARGV[9]          the transfer id, recorded in the entry
+ARGV[4]          clock skew in seconds (lib/funds.lua)
+ARGV[5]          the source account
+ARGV[6]          the target account (not the source)
+ARGV[7]          the amount, 1 .. 2^53-1 minor units
+ARGV[8]          the caller's reference
+ARGV[9]          the caller's description
+ARGV[10]         the transfer id, recorded in the entry
 
 Reply    {'transferred', from_after, to_after, entry_id}
-       | {'insufficient', balance, requested}   the source holds less (nothing written)
-       | {'overflow', balance}                  the target would pass 2^53-1 (nothing written)
+       | {'insufficient', available, requested}
+                 the source has less available: posted minus pending
+                 debits (nothing written but due holds' expiry)
+       | {'overflow', balance}  the target, with its pending credits, would
+                 pass 2^53-1 (nothing written but due holds' expiry)
        | a prelude reply
 A refused transfer is not recorded, so a retry is evaluated again.
 ]]
+--@funds
 
 local MAX = 9007199254740991
 
@@ -31,25 +39,26 @@ if replay then
   return replay
 end
 
-local trim = rmw_retention()
+local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local trim = f.trim
+local _, stale = funds_settle(f)
 
-local from, to, amount = ARGV[4], ARGV[5], tonumber(ARGV[6])
-local balances = redis.call('HMGET', KEYS[2], from, to)
-local fb = tonumber(balances[1] or '0')
-local tb = tonumber(balances[2] or '0')
-if fb < amount then
-  return {'insufficient', fb, amount}
+local from, to, amount = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local levels = funds_levels(f, stale, {from, to})
+local fb, tb = levels[1][1], levels[2][1]
+if fb - levels[1][2] < amount then
+  return {'insufficient', fb - levels[1][2], amount}
 end
-if tb > MAX - amount then
+if tb > MAX - amount - levels[2][3] then
   return {'overflow', tb}
 end
 
-local fa = redis.call('HINCRBY', KEYS[2], from, '-' .. ARGV[6])
-local ta = redis.call('HINCRBY', KEYS[2], to, ARGV[6])
+local fa = redis.call('HINCRBY', KEYS[2], from, '-' .. ARGV[7])
+local ta = redis.call('HINCRBY', KEYS[2], to, ARGV[7])
 local fields = {F.kind, 'transfer', F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
   F.from_after, fa, F.to_before, tb, F.to_after, ta,
-  F.reference, ARGV[7], F.description, ARGV[8], F.request_id, ARGV[9]}
+  F.reference, ARGV[8], F.description, ARGV[9], F.request_id, ARGV[10]}
 local id = rmw_xadd(KEYS[3], trim, unpack(fields))
-rmw_xadd(KEYS[4], trim, F.id, id, unpack(fields))
-rmw_xadd(KEYS[5], trim, F.id, id, unpack(fields))
+rmw_xadd(KEYS[7], trim, F.id, id, unpack(fields))
+rmw_xadd(KEYS[8], trim, F.id, id, unpack(fields))
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'transferred', fa, ta, id})

@@ -31,6 +31,7 @@ mod linearizability;
 mod lost_replies;
 mod memory;
 mod observability;
+mod pending;
 mod readme;
 mod records;
 mod redis_limits;

@@ -93,10 +93,13 @@ impl Op {
                 vec![
                     "EVALSHA".into(),
                     sha,
-                    "5".into(),
+                    "8".into(),
                     format!("{p}:led:{{{BOOK}}}:idem:__rand_int__"),
                     format!("{p}:led:{{{BOOK}}}:bal"),
                     format!("{p}:led:{{{BOOK}}}:entries"),
+                    format!("{p}:led:{{{BOOK}}}:pend_dr"),
+                    format!("{p}:led:{{{BOOK}}}:pend_cr"),
+                    format!("{p}:led:{{{BOOK}}}:holds"),
                     format!("{p}:led:{{{BOOK}}}:entries:a"),
                     format!("{p}:led:{{{BOOK}}}:entries:b"),
                     // A fingerprint: the idempotency record is written,
@@ -105,6 +108,8 @@ impl Op {
                     "86400000".into(),
                     // The retention rmw hands its scripts by default: keep every entry.
                     String::new(),
+                    // No clock skew, as rmw runs.
+                    "0".into(),
                     "a".into(),
                     "b".into(),
                     "1".into(),

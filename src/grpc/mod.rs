@@ -169,6 +169,35 @@ fn deadline_of<T>(request: &Request<T>) -> Deadline {
 }
 
 /// A time as a protobuf timestamp.
+/// A hold's ttl: whole milliseconds, 1 ms to `--max-hold-ttl`.
+fn hold_ttl(
+    ttl: Option<&prost_types::Duration>,
+    limits: &crate::ops::Limits,
+) -> Result<std::time::Duration, String> {
+    let max = limits.max_hold_ttl;
+    let Some(ttl) = ttl else {
+        return Err("must be set".into());
+    };
+    let whole_ms = ttl.nanos % 1_000_000 == 0;
+    let (Ok(seconds), Ok(nanos)) = (u64::try_from(ttl.seconds), u32::try_from(ttl.nanos)) else {
+        return Err(format!(
+            "must be from 1ms to {}",
+            humantime::format_duration(max)
+        ));
+    };
+    let ttl = std::time::Duration::new(seconds, nanos);
+    if ttl < std::time::Duration::from_millis(1) || ttl > max {
+        return Err(format!(
+            "must be from 1ms to {} (--max-hold-ttl)",
+            humantime::format_duration(max)
+        ));
+    }
+    if !whole_ms {
+        return Err("must be whole milliseconds".into());
+    }
+    Ok(ttl)
+}
+
 fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     time.into()
 }

@@ -204,7 +204,7 @@ impl<O: Operation> Execute for O {
 /// Every script's layout, by script: what the header test checks.
 #[cfg(test)]
 pub(super) fn layouts() -> Vec<(Script, Layout)> {
-    use super::{counters, inventory, ledger, records, sequences, streams, values};
+    use super::{counters, inventory, ledger, records, sequences, streams, sweep, values};
     fn of<O: Operation>() -> (Script, Layout) {
         (O::SCRIPT, O::LAYOUT)
     }
@@ -215,8 +215,6 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<counters::GetQuota>(),
         of::<inventory::CancelLoaded>(),
         of::<inventory::CommitLoaded>(),
-        of::<inventory::DueAdd>(),
-        of::<inventory::DueTake>(),
         of::<inventory::ExpireHolds>(),
         of::<inventory::GetHold>(),
         of::<inventory::Holding<'static>>(),
@@ -229,6 +227,11 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<inventory::Restock>(),
         of::<inventory::SetStock>(),
         of::<ledger::GetBalances>(),
+        of::<ledger::ExpireFunds>(),
+        of::<ledger::GetFundsHold>(),
+        of::<ledger::Holding<'static>>(),
+        of::<ledger::PostLoaded>(),
+        of::<ledger::VoidLoaded>(),
         of::<ledger::Credit>(),
         of::<ledger::Debit>(),
         of::<ledger::Transfer>(),
@@ -236,6 +239,8 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<sequences::NextIds>(),
         of::<sequences::ReturnIds>(),
         of::<streams::ReadPage>(),
+        of::<sweep::DueAdd>(),
+        of::<sweep::DueTake>(),
         of::<values::CompareAndSwap>(),
         of::<values::ConditionalUpdate>(),
         of::<values::GetValue>(),

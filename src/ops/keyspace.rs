@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::types::{
     Id, Key, Tag,
-    kind::{Account, Book, Counter, Order, Product, Sequence, Store},
+    kind::{Account, Book, Counter, Order, Product, Sequence, Store, Transfer},
 };
 use crate::redis::slot::hash_tag;
 
@@ -105,12 +105,37 @@ impl Keyspace {
         format!("{}:inv:{{{store}}}:holds", self.prefix)
     }
 
-    /// One shard of the sweep's index of holds by expiry, across stores:
-    /// `<p>:inv:due:{<shard>}`. Sharded so that, on a cluster, every
-    /// HoldStock does not add to one node's key.
+    /// One shard of the sweep's index of the holds of every store (`inv`)
+    /// or book (`led`) by expiry: `<p>:<namespace>:due:{<shard>}`.
+    /// Sharded so that, on a cluster, every hold does not add to one
+    /// node's key.
     #[must_use]
-    pub fn holds_due(&self, shard: u16) -> String {
-        format!("{}:inv:due:{{{shard}}}", self.prefix)
+    pub fn holds_due<T: Tag>(&self, shard: u16) -> String {
+        format!("{}:{}:due:{{{shard}}}", self.prefix, T::NAMESPACE)
+    }
+
+    /// A book's pending debits, per account: `<p>:led:{<book>}:pend_dr`.
+    #[must_use]
+    pub fn pending_debits(&self, book: &Id<Book>) -> String {
+        format!("{}:led:{{{book}}}:pend_dr", self.prefix)
+    }
+
+    /// A book's pending credits, per account: `<p>:led:{<book>}:pend_cr`.
+    #[must_use]
+    pub fn pending_credits(&self, book: &Id<Book>) -> String {
+        format!("{}:led:{{{book}}}:pend_cr", self.prefix)
+    }
+
+    /// A book's active holds by expiry: `<p>:led:{<book>}:holds`.
+    #[must_use]
+    pub fn book_holds(&self, book: &Id<Book>) -> String {
+        format!("{}:led:{{{book}}}:holds", self.prefix)
+    }
+
+    /// A pending transfer's record: `<p>:led:{<book>}:hold:<hold id>`.
+    #[must_use]
+    pub fn funds_hold(&self, book: &Id<Book>, hold: &Id<Transfer>) -> String {
+        format!("{}:led:{{{book}}}:hold:{hold}", self.prefix)
     }
 
     /// An order's record (or a hold's, which becomes the order's when

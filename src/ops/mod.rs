@@ -12,6 +12,7 @@ pub mod retention;
 mod sequences;
 mod status;
 mod streams;
+mod sweep;
 pub mod types;
 mod values;
 
@@ -25,12 +26,13 @@ pub use inventory::{
     CancelOrder, CancelOutcome, CommitHold, Committed, Deduct, DeductOutcome, Ending, GetHold,
     GetStock, Held, HoldLine, HoldOutcome, HoldState, HoldStock, HoldView, HoldsQuery, Item, Level,
     Movement, MovementKind, MovementsQuery, OrderOutcome, PlaceOrder, ReleaseHold, Restock,
-    SetOutcome, SetStock, Shortfall, StockChange, sweep_holds,
+    SetOutcome, SetStock, Shortfall, StockChange,
 };
 pub use keyspace::Keyspace;
 pub use ledger::{
-    Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances, Insufficient, Posted,
-    Posting, Transfer, TransferOutcome,
+    Balance, Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, FundsEnding, FundsHold,
+    FundsHoldOutcome, FundsHoldState, FundsPosted, GetBalances, GetFundsHold, HoldFunds,
+    Insufficient, PostHold, Posted, Posting, Transfer, TransferOutcome, VoidHold,
 };
 pub use limits::Limits;
 pub use records::{
@@ -40,6 +42,7 @@ pub use retention::Retention;
 pub use sequences::{GetSequence, NextIds, Rejection, ReturnIds, Returned, SequenceState};
 pub use status::{NodeScript, ScriptReport};
 pub use streams::Page;
+pub use sweep::sweep_holds;
 pub use values::{
     CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, GetValue, Operator, UpdateOutcome,
     Write,

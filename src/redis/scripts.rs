@@ -55,10 +55,6 @@ scripts! {
     InventoryCancelOrder = "inventory_cancel_order",
     /// Hold commit.
     InventoryCommitHold = "inventory_commit_hold",
-    /// The sweep's index: a hold noted.
-    InventoryDueAdd = "inventory_due_add",
-    /// The sweep's index: due holds taken out.
-    InventoryDueTake = "inventory_due_take",
     /// A store's due holds ended (the sweep).
     InventoryExpireHolds = "inventory_expire_holds",
     /// Hold read.
@@ -79,12 +75,26 @@ scripts! {
     InventoryRestock = "inventory_restock",
     /// Absolute stock levels.
     InventorySetStock = "inventory_set_stock",
+    /// The sweep's index: a hold noted.
+    HoldsDueAdd = "holds_due_add",
+    /// The sweep's index: due holds taken out.
+    HoldsDueTake = "holds_due_take",
+    /// A book's due holds ended (the sweep).
+    LedgerExpireHolds = "ledger_expire_holds",
     /// Balances read.
     LedgerGetBalances = "ledger_get_balances",
+    /// Pending transfer read.
+    LedgerGetHold = "ledger_get_hold",
+    /// Pending transfer.
+    LedgerHoldFunds = "ledger_hold_funds",
     /// Credit and Debit.
     LedgerPost = "ledger_post",
+    /// Pending transfer posted.
+    LedgerPostHold = "ledger_post_hold",
     /// Transfer.
     LedgerTransfer = "ledger_transfer",
+    /// Pending transfer voided.
+    LedgerVoidHold = "ledger_void_hold",
     /// Sequence state read.
     SequencesGet = "sequences_get",
     /// Id issuing.
@@ -111,7 +121,10 @@ const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");
 
 /// The libraries a script may ask for by a line of its own, `--@<name>`,
 /// which is replaced by the library (after the prelude, so it may use it).
-const LIBRARIES: &[(&str, &str)] = &[("--@holds", include_str!("../../lua/lib/holds.lua"))];
+const LIBRARIES: &[(&str, &str)] = &[
+    ("--@holds", include_str!("../../lua/lib/holds.lua")),
+    ("--@funds", include_str!("../../lua/lib/funds.lua")),
+];
 
 struct Compiled {
     source: String,

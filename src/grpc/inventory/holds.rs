@@ -1,11 +1,9 @@
 //! InventoryService's holds.
 
-use std::time::Duration;
-
 use super::{change, items, level, shortfall};
 use crate::{
     error::Error,
-    grpc::{Fields, Rpc, timestamp},
+    grpc::{Fields, Rpc, hold_ttl, timestamp},
     ops::{
         CommitHold, Committed, Ending, GetHold, HoldOutcome, HoldState, HoldStock, HoldView,
         HoldsQuery, Limits, Page, ReleaseHold, Replied,
@@ -17,32 +15,6 @@ use crate::{
     },
 };
 
-/// A hold's ttl: whole milliseconds, 1 ms to `--max-hold-ttl`.
-fn ttl(ttl: Option<&prost_types::Duration>, limits: &Limits) -> Result<Duration, String> {
-    let max = limits.max_hold_ttl;
-    let Some(ttl) = ttl else {
-        return Err("must be set".into());
-    };
-    let whole_ms = ttl.nanos % 1_000_000 == 0;
-    let (Ok(seconds), Ok(nanos)) = (u64::try_from(ttl.seconds), u32::try_from(ttl.nanos)) else {
-        return Err(format!(
-            "must be from 1ms to {}",
-            humantime::format_duration(max)
-        ));
-    };
-    let ttl = Duration::new(seconds, nanos);
-    if ttl < Duration::from_millis(1) || ttl > max {
-        return Err(format!(
-            "must be from 1ms to {} (--max-hold-ttl)",
-            humantime::format_duration(max)
-        ));
-    }
-    if !whole_ms {
-        return Err("must be whole milliseconds".into());
-    }
-    Ok(ttl)
-}
-
 impl Rpc for pb::HoldStockRequest {
     type Op = HoldStock;
     type Reply = pb::HoldStockResponse;
@@ -53,7 +25,7 @@ impl Rpc for pb::HoldStockRequest {
         let hold_id = f.take("hold_id", Id::parse(&self.hold_id));
         let list = self.items.iter().map(|i| (i.product.as_str(), i.quantity));
         let items = items(&mut f, "items", list, 1, limits.max_items);
-        let ttl = f.take("ttl", ttl(self.ttl.as_ref(), limits));
+        let ttl = f.take("ttl", hold_ttl(self.ttl.as_ref(), limits));
         f.finish(|| {
             Some(HoldStock {
                 store: store?,

@@ -2,23 +2,20 @@
 //!
 //! The requests and outcomes are here; their bindings by concern in
 //! `stock` (levels), `orders` (placing and cancelling), `movements` and
-//! `holds` (which has its own types), and the sweep of due holds in
-//! `sweep`.
+//! `holds` (which has its own types).
 
 mod holds;
 mod movements;
 mod orders;
 mod stock;
-mod sweep;
 
+pub(super) use holds::ExpireHolds;
 pub use holds::{
     CommitHold, Committed, Ending, GetHold, Held, HoldLine, HoldOutcome, HoldState, HoldStock,
     HoldView, HoldsQuery, ReleaseHold,
 };
 #[cfg(test)]
-pub(super) use holds::{CommitLoaded, DueAdd, Holding, ListHolds, ReleaseLoaded};
-pub(super) use holds::{DueTake, ExpireHolds};
-pub use sweep::sweep_holds;
+pub(super) use holds::{CommitLoaded, Holding, ListHolds, ReleaseLoaded};
 
 use std::time::SystemTime;
 

@@ -1,18 +1,77 @@
 //! Integer money: balances, transfers, and the audit trail.
 //!
 //! The requests and outcomes are here; their bindings in `postings`
-//! (credits, debits, transfers) and `reads` (balances, entries).
+//! (credits, debits, transfers), `reads` (balances, entries) and `holds`
+//! (pending transfers, which has its own types).
 
+mod holds;
 mod postings;
 mod reads;
 
 use std::time::SystemTime;
 
-use super::types::{
-    Amount, Id, RequestId,
-    kind::{self, Account, Book},
+pub(super) use holds::ExpireFunds;
+pub use holds::{
+    FundsEnding, FundsHold, FundsHoldOutcome, FundsHoldState, FundsPosted, GetFundsHold, HoldFunds,
+    PostHold, VoidHold,
 };
-use crate::error::Error;
+#[cfg(test)]
+pub(super) use holds::{Holding, PostLoaded, VoidLoaded};
+
+use super::{
+    Context,
+    types::{
+        Amount, Id, RequestId,
+        kind::{self, Account, Book},
+    },
+};
+use crate::{error::Error, redis::Call};
+
+/// The keys every money-changing script has after its record (and the
+/// hold's, to post or void one): the book's balances, journal and holds.
+const BOOK_KEYS: [&str; 5] = [
+    "balances",
+    "the book's entries",
+    "pending debits",
+    "pending credits",
+    "the book's holds",
+];
+
+/// The settings every money-changing script starts its arguments with.
+const BOOK_SETTINGS: [&str; 2] = ["retention", "clock skew"];
+
+/// Appends the keys and the settings every money-changing script starts
+/// with.
+fn book_call(cx: &Context, book: &Id<Book>, call: Call) -> Call {
+    call.key(cx.keys.balances(book))
+        .key(cx.keys.entries(book))
+        .key(cx.keys.pending_debits(book))
+        .key(cx.keys.pending_credits(book))
+        .key(cx.keys.book_holds(book))
+        .setting(cx.ledger_retention.to_string())
+        .setting(cx.clock_skew_secs)
+}
+
+/// An account's balances.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Balance {
+    /// The account.
+    pub account: String,
+    /// Posted: what it has.
+    pub posted: i64,
+    /// Held from it by pending transfers not ended nor expired.
+    pub pending_debits: i64,
+    /// Held for it by pending transfers not ended nor expired.
+    pub pending_credits: i64,
+}
+
+impl Balance {
+    /// What a debit, a transfer or a new hold may take.
+    #[must_use]
+    pub fn available(&self) -> i64 {
+        self.posted - self.pending_debits
+    }
+}
 
 /// A credit or debit of one account: what [`Credit`] and [`Debit`] take.
 #[derive(Clone, Debug)]
@@ -72,7 +131,7 @@ pub struct Transfer {
 pub struct Insufficient {
     /// The account that is short.
     pub account: String,
-    /// Its balance.
+    /// What it has available (posted minus pending debits).
     pub balance: i64,
     /// The amount asked for.
     pub requested: i64,
@@ -123,6 +182,14 @@ pub enum EntryKind {
     Debit,
     /// A transfer.
     Transfer,
+    /// A pending transfer made (HoldFunds).
+    Hold,
+    /// A pending transfer posted.
+    Post,
+    /// A pending transfer voided.
+    Void,
+    /// A pending transfer expired.
+    Expire,
 }
 
 /// One change in a book's audit trail.

@@ -1,7 +1,8 @@
 //! Credits, debits and transfers, each with its audit entries.
 
 use super::{
-    Credit, Debit, DebitOutcome, Insufficient, Posted, Posting, Transfer, TransferOutcome, overflow,
+    BOOK_KEYS, BOOK_SETTINGS, Credit, Debit, DebitOutcome, Insufficient, Posted, Posting, Transfer,
+    TransferOutcome, book_call, overflow,
 };
 use crate::{
     error::Error,
@@ -15,9 +16,17 @@ use crate::{
 
 /// The positions `ledger_post` takes, for credits and debits alike.
 const POST: Layout = Layout::write(
-    &["balances", "the book's entries", "the account's entries"],
     &[
-        "retention",
+        BOOK_KEYS[0],
+        BOOK_KEYS[1],
+        BOOK_KEYS[2],
+        BOOK_KEYS[3],
+        BOOK_KEYS[4],
+        "the account's entries",
+    ],
+    &[
+        BOOK_SETTINGS[0],
+        BOOK_SETTINGS[1],
         "'credit' or 'debit'",
         "the account",
         "the amount",
@@ -33,10 +42,8 @@ impl Posting {
     }
 
     fn build(&self, kind: &str, cx: &Context, call: Call) -> Call {
-        call.key(cx.keys.balances(&self.book))
-            .key(cx.keys.entries(&self.book))
+        book_call(cx, &self.book, call)
             .key(cx.keys.account_entries(&self.book, &self.account))
-            .setting(cx.ledger_retention.to_string())
             .arg(kind)
             .arg(self.account.as_str())
             .arg(self.amount.get())
@@ -106,13 +113,17 @@ impl Operation for Transfer {
     const SCRIPT: Script = Script::LedgerTransfer;
     const LAYOUT: Layout = Layout::write(
         &[
-            "balances",
-            "the book's entries",
+            BOOK_KEYS[0],
+            BOOK_KEYS[1],
+            BOOK_KEYS[2],
+            BOOK_KEYS[3],
+            BOOK_KEYS[4],
             "the source account's entries",
             "the target account's entries",
         ],
         &[
-            "retention",
+            BOOK_SETTINGS[0],
+            BOOK_SETTINGS[1],
             "the source account",
             "the target account",
             "the amount",
@@ -132,11 +143,9 @@ impl Operation for Transfer {
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        call.key(cx.keys.balances(&self.book))
-            .key(cx.keys.entries(&self.book))
+        book_call(cx, &self.book, call)
             .key(cx.keys.account_entries(&self.book, &self.from))
             .key(cx.keys.account_entries(&self.book, &self.to))
-            .setting(cx.ledger_retention.to_string())
             .arg(self.from.as_str())
             .arg(self.to.as_str())
             .arg(self.amount.get())

@@ -1,25 +1,38 @@
 //! Balances and the audit trail, read.
 
-use super::{EntriesQuery, Entry, EntryKind, GetBalances};
+use super::{Balance, EntriesQuery, Entry, EntryKind, GetBalances};
 use crate::{
     deadline::Deadline,
     error::Error,
     ops::{
         Context, Page, Replied,
         binding::{Execute, Layout, Operation},
-        types::{Id, kind::Account},
     },
     redis::{Call, Reply, Script, field},
 };
 
 impl Operation for GetBalances {
     const SCRIPT: Script = Script::LedgerGetBalances;
-    const LAYOUT: Layout = Layout::read(&["balances"], &[]).lists(&[], &["1 .. N"]);
-    /// `(account, balance)`, in the order asked.
-    type Outcome = Vec<(Id<Account>, i64)>;
+    const LAYOUT: Layout = Layout::read(
+        &[
+            "balances",
+            "pending debits",
+            "pending credits",
+            "the book's holds",
+        ],
+        &["clock skew"],
+    )
+    .lists(&[], &["2 .. 1+N"]);
+    /// The balances, in the order asked.
+    type Outcome = Vec<Balance>;
 
     fn build(&self, cx: &Context, mut call: Call) -> Call {
-        call = call.key(cx.keys.balances(&self.book));
+        call = call
+            .key(cx.keys.balances(&self.book))
+            .key(cx.keys.pending_debits(&self.book))
+            .key(cx.keys.pending_credits(&self.book))
+            .key(cx.keys.book_holds(&self.book))
+            .setting(cx.clock_skew_secs);
         for account in &self.accounts {
             call = call.arg(account.as_str());
         }
@@ -30,12 +43,18 @@ impl Operation for GetBalances {
         if reply.tag()? != "balances" || reply.len() != self.accounts.len() + 1 {
             return Err(reply.unexpected());
         }
-        let balances = (1..reply.len()).map(|i| reply.int(i));
         self.accounts
             .iter()
-            .cloned()
-            .zip(balances)
-            .map(|(account, balance)| Ok((account, balance?)))
+            .enumerate()
+            .map(|(i, account)| {
+                let level = reply.nested(i + 1)?;
+                Ok(Balance {
+                    account: account.to_string(),
+                    posted: level.int(0)?,
+                    pending_debits: level.int(1)?,
+                    pending_credits: level.int(2)?,
+                })
+            })
             .collect()
     }
 }
@@ -63,6 +82,10 @@ impl Execute for EntriesQuery {
                     "credit" => EntryKind::Credit,
                     "debit" => EntryKind::Debit,
                     "transfer" => EntryKind::Transfer,
+                    "hold" => EntryKind::Hold,
+                    "post" => EntryKind::Post,
+                    "void" => EntryKind::Void,
+                    "expire" => EntryKind::Expire,
                     _ => return Err(Error::internal("streams_page", "unknown entry kind")),
                 };
                 Ok(Entry {

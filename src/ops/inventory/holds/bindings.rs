@@ -3,8 +3,8 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::{
-    CommitLoaded, Committed, DueAdd, DueTake, Ending, ExpireHolds, GetHold, Held, HoldLine,
-    HoldOutcome, HoldState, HoldStock, HoldView, ListHolds, Loaded, ReleaseLoaded,
+    CommitLoaded, Committed, Ending, ExpireHolds, GetHold, Held, HoldLine, HoldOutcome, HoldState,
+    HoldStock, HoldView, ListHolds, Loaded, ReleaseLoaded,
 };
 use crate::{
     error::Error,
@@ -338,44 +338,5 @@ impl Operation for ExpireHolds {
             return Err(reply.unexpected());
         }
         Ok((reply.int(1)?, reply.int(2)?))
-    }
-}
-
-impl Operation for DueAdd {
-    const SCRIPT: Script = Script::InventoryDueAdd;
-    const LAYOUT: Layout = Layout::read(&["one shard of the index"], &["expiry", "the member"]);
-    type Outcome = ();
-
-    fn build(&self, _cx: &Context, call: Call) -> Call {
-        call.key(self.shard.clone())
-            .arg(self.expires_ms)
-            .arg(self.member.as_str())
-    }
-
-    fn decode(&self, reply: &Reply) -> Result<(), Error> {
-        match reply.tag()? {
-            "added" => Ok(()),
-            _ => Err(reply.unexpected()),
-        }
-    }
-}
-
-impl Operation for DueTake {
-    const SCRIPT: Script = Script::InventoryDueTake;
-    const LAYOUT: Layout = Layout::read(&["one shard of the index"], &["clock skew", "at most"]);
-    /// The members taken.
-    type Outcome = Vec<String>;
-
-    fn build(&self, cx: &Context, call: Call) -> Call {
-        call.key(self.shard.clone())
-            .setting(cx.clock_skew_secs)
-            .arg(self.max)
-    }
-
-    fn decode(&self, reply: &Reply) -> Result<Vec<String>, Error> {
-        if reply.tag()? != "due" {
-            return Err(reply.unexpected());
-        }
-        (1..reply.len()).map(|i| reply.text(i)).collect()
     }
 }

@@ -5,7 +5,7 @@
 use std::time::UNIX_EPOCH;
 
 use super::{
-    CommitHold, CommitLoaded, Committed, DueAdd, Ending, GetHold, HoldOutcome, HoldStock, HoldView,
+    CommitHold, CommitLoaded, Committed, Ending, GetHold, HoldOutcome, HoldStock, HoldView,
     Holding, HoldsQuery, ListHolds, Loaded, ReleaseHold, ReleaseLoaded,
 };
 use crate::{
@@ -14,7 +14,7 @@ use crate::{
     ops::{
         Context, Page, Replied,
         binding::Execute,
-        inventory::sweep::due_member,
+        sweep::DueAdd,
         types::{
             Id,
             kind::{Order, Product, Store},
@@ -35,16 +35,7 @@ impl Execute for HoldStock {
     ) -> Result<Replied<HoldOutcome>, Error> {
         let replied = cx.run(&Holding(self), deadline).await?;
         if let HoldOutcome::Held(held) = &replied.outcome {
-            let expires_ms = held
-                .expires_at
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-            let (shard, member) = due_member(cx, &self.store, &self.hold_id);
-            let add = DueAdd {
-                shard,
-                expires_ms,
-                member,
-            };
+            let add = DueAdd::new(cx, &self.store, &self.hold_id, held.expires_at);
             cx.run(&add, deadline).await?;
         }
         Ok(replied)

@@ -186,22 +186,7 @@ pub struct ListHolds {
 /// Ends a store's due holds (`inventory_expire_holds`), for the sweep.
 #[derive(Clone, Debug)]
 pub struct ExpireHolds {
-    pub(super) store: Id<Store>,
-}
-
-/// Notes a hold in the sweep's index.
-#[derive(Clone, Debug)]
-pub struct DueAdd {
-    pub(super) shard: String,
-    pub(super) expires_ms: u64,
-    pub(super) member: String,
-}
-
-/// Takes the due holds out of one shard of the sweep's index.
-#[derive(Clone, Debug)]
-pub struct DueTake {
-    pub(super) shard: String,
-    pub(super) max: usize,
+    pub(in crate::ops) store: Id<Store>,
 }
 
 /// A write that read its hold's products first: done, or read again.

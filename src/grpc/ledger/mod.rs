@@ -1,13 +1,16 @@
-//! `rmw.v1.LedgerService`.
+//! `rmw.v1.LedgerService`: postings, transfers and reads here, pending
+//! transfers in `holds`.
+
+mod holds;
 
 use super::{Fields, Rpc, ids, serve, timestamp};
 use crate::{
     error::Error,
     ops::{
-        Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances, Insufficient,
-        Limits, Page, Posted, Posting, Replied, Transfer, TransferOutcome,
+        Balance, Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, GetBalances,
+        Insufficient, Limits, Page, Posted, Posting, Replied, Transfer, TransferOutcome,
         limits::{MAX_DESCRIPTION_CHARS, MAX_REFERENCE_CHARS},
-        types::{self, Amount, Id, kind::Account},
+        types::{self, Amount, Id},
     },
     proto::v1::{
         self as pb, credit_response as credit, debit_response as debit, entry,
@@ -22,6 +25,10 @@ serve! {
     transfer(TransferRequest);
     get_balances(GetBalancesRequest);
     list_entries(ListEntriesRequest);
+    hold_funds(HoldFundsRequest);
+    post_hold(PostHoldRequest);
+    void_hold(VoidHoldRequest);
+    get_funds_hold(GetFundsHoldRequest);
   }
 }
 
@@ -199,14 +206,17 @@ impl Rpc for pb::GetBalancesRequest {
         })
     }
 
-    fn reply(replied: Replied<Vec<(Id<Account>, i64)>>) -> pb::GetBalancesResponse {
+    fn reply(replied: Replied<Vec<Balance>>) -> pb::GetBalancesResponse {
         pb::GetBalancesResponse {
             balances: replied
                 .outcome
                 .into_iter()
-                .map(|(account, balance)| pb::Balance {
-                    account: account.to_string(),
-                    balance,
+                .map(|b| pb::Balance {
+                    available: b.available(),
+                    account: b.account,
+                    balance: b.posted,
+                    pending_debits: b.pending_debits,
+                    pending_credits: b.pending_credits,
                 })
                 .collect(),
         }
@@ -247,6 +257,10 @@ fn entry(e: Entry) -> pb::Entry {
         EntryKind::Credit => entry::Kind::Credit,
         EntryKind::Debit => entry::Kind::Debit,
         EntryKind::Transfer => entry::Kind::Transfer,
+        EntryKind::Hold => entry::Kind::Hold,
+        EntryKind::Post => entry::Kind::Post,
+        EntryKind::Void => entry::Kind::Void,
+        EntryKind::Expire => entry::Kind::Expire,
     };
     pb::Entry {
         id: e.id,

@@ -1,11 +1,11 @@
 #!lua
---[[ inventory_due_take — takes the holds now due out of one shard of the
-sweep's index, for the service to end them (inventory_expire_holds). One
-that is taken and not ended (the service stopped) ends when its store is
-next touched; reads never count it either way.
+--[[ holds_due_take — takes the holds now due out of one shard of the
+sweep's index, for the service to end them (inventory_expire_holds,
+ledger_expire_holds). One that is taken and not ended (the service
+stopped) ends when its store or book is next touched; reads never count
+it either way.
 
-KEYS[1]  one shard of the index (<p>:inv:due:{<shard>}), as inventory_due_add
-         wrote it
+KEYS[1]  one shard of the index, as holds_due_add wrote it
 
 ARGV[1]  clock skew in seconds (lib/holds.lua: holds_clock)
 ARGV[2]  at most this many

@@ -1,0 +1,68 @@
+#!lua
+--[[ ledger_hold_funds — holds money of one account for another until a
+post, a void or the expiry: a pending transfer.
+
+KEYS[1]          the hold (<p>:led:{<book>}:hold:<hold id>): its idempotency
+                 record and its state (lib/funds.lua)
+KEYS[2]          balances, a hash account -> minor units (<p>:led:{<book>}:bal)
+KEYS[3]          the book's entries stream (<p>:led:{<book>}:entries)
+KEYS[4]          pending debits, a hash account -> minor units (<p>:led:{<book>}:pend_dr)
+KEYS[5]          pending credits, a hash account -> minor units (<p>:led:{<book>}:pend_cr)
+KEYS[6]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
+KEYS[7]          the source account's entries stream (<p>:led:{<book>}:entries:<from>)
+KEYS[8]          the target account's entries stream (<p>:led:{<book>}:entries:<to>)
+
+ARGV[1], ARGV[2] request fingerprint (never '': the hold id is required),
+                 idempotency record TTL (ms): how long an ended hold's
+                 record lives
+ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
+ARGV[4]          clock skew in seconds (lib/funds.lua)
+ARGV[5]          the source account
+ARGV[6]          the target account (not the source)
+ARGV[7]          the amount, 1 .. 2^53-1 minor units
+ARGV[8]          how long the hold lasts, ms (1 .. ten years)
+ARGV[9]          the caller's reference
+ARGV[10]         the caller's description
+ARGV[11]         the hold id, recorded in the entries
+
+Reply    {'held', expires_at, available, entry_id}
+                 expires_at in ms of Redis's clock; what the source has
+                 available after
+       | {'insufficient', available, requested}
+                 (nothing written but due holds' expiry)
+       | {'overflow', balance}  the target, with its pending credits, would
+                 pass 2^53-1 (nothing written but due holds' expiry)
+       | a prelude reply
+]]
+--@funds
+
+local MAX = 9007199254740991
+
+local replay = rmw_replay(KEYS[1], ARGV[1])
+if replay then
+  return replay
+end
+
+local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local ttl = rmw_setting('hold ttl', ARGV[8], 1, RMW_MAX_TTL_MS)
+local _, stale = funds_settle(f)
+
+local from, to, amount = ARGV[5], ARGV[6], tonumber(ARGV[7])
+local levels = funds_levels(f, stale, {from, to})
+local available = levels[1][1] - levels[1][2]
+if available < amount then
+  return {'insufficient', available, amount}
+end
+if levels[2][1] > MAX - amount - levels[2][3] then
+  return {'overflow', levels[2][1]}
+end
+
+redis.call('HINCRBY', KEYS[4], from, ARGV[7])
+redis.call('HINCRBY', KEYS[5], to, ARGV[7])
+local fb, tb = levels[1][1], levels[2][1]
+local entry = funds_entry(f, 'hold', from, to, amount, fb, fb, tb, tb, ARGV[9], ARGV[10], ARGV[11])
+local expires = f.now + ttl
+local reply = {'held', expires, available - amount, entry}
+redis.call('ZADD', KEYS[6], expires, ARGV[11])
+funds_save(f, ARGV[11], {ARGV[1], reply, 'held', expires, from, to, amount, 0, 0}, false)
+return reply

@@ -1,0 +1,58 @@
+#!lua
+--[[ ledger_void_hold — ends a pending transfer without moving money.
+
+KEYS[1]          idempotency record of the void request (lib/prelude.lua)
+KEYS[2]          the hold (<p>:led:{<book>}:hold:<hold id>)
+KEYS[3]          balances, a hash account -> minor units (<p>:led:{<book>}:bal)
+KEYS[4]          the book's entries stream (<p>:led:{<book>}:entries)
+KEYS[5]          pending debits, a hash account -> minor units (<p>:led:{<book>}:pend_dr)
+KEYS[6]          pending credits, a hash account -> minor units (<p>:led:{<book>}:pend_cr)
+KEYS[7]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
+KEYS[8]          the source account's entries stream
+KEYS[9]          the target account's entries stream
+
+ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
+ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
+ARGV[4]          clock skew in seconds (lib/funds.lua)
+ARGV[5]          the hold id
+ARGV[6]          the source account, as ledger_get_hold read it
+ARGV[7]          the target account, as ledger_get_hold read it
+
+Reply    {'voided', amount, entry_id}
+       | {'not_found'} | {'already_posted'} | {'already_voided'}
+       | {'expired', ended_at} | {'stale'}
+                 as ledger_post_hold (nothing written but due holds' expiry)
+       | a prelude reply
+]]
+--@funds
+
+local replay = rmw_replay(KEYS[1], ARGV[1])
+if replay then
+  return replay
+end
+
+local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])
+funds_settle(f)
+
+local id = ARGV[5]
+local record = funds_load(f, id)
+if not record then
+  return {'not_found'}
+end
+local state = record[3]
+if state == 'held' and record[4] <= f.now then
+  funds_end(f, id, record, 'expired')
+  state = 'expired'
+end
+if state == 'posted' then
+  return {'already_posted'}
+elseif state == 'voided' then
+  return {'already_voided'}
+elseif state == 'expired' then
+  return {'expired', record[8]}
+end
+if record[5] ~= ARGV[6] or record[6] ~= ARGV[7] then
+  return {'stale'}
+end
+local entry = funds_end(f, id, record, 'voided')
+return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'voided', record[7], entry})
