@@ -21,7 +21,7 @@ use crate::{
     inventory::{item, level, order, set_stock},
 };
 
-type Client = InventoryServiceClient<Channel>;
+pub(crate) type Client = InventoryServiceClient<Channel>;
 
 #[allow(clippy::unnecessary_wraps)] // as the request's field has it
 fn ttl(ms: i64) -> Option<prost_types::Duration> {
@@ -31,7 +31,7 @@ fn ttl(ms: i64) -> Option<prost_types::Duration> {
     })
 }
 
-fn hold_request(hold_id: &str, items: Vec<OrderItem>, ms: i64) -> HoldStockRequest {
+pub(crate) fn hold_request(hold_id: &str, items: Vec<OrderItem>, ms: i64) -> HoldStockRequest {
     HoldStockRequest {
         store: "s1".into(),
         hold_id: hold_id.into(),
@@ -93,7 +93,7 @@ async fn get_hold(client: &mut Client, hold_id: &str) -> get::Outcome {
 }
 
 /// `(on hand, held, available)` of each product.
-async fn levels(client: &mut Client, products: &[&str]) -> Vec<(i64, i64, i64)> {
+pub(crate) async fn levels(client: &mut Client, products: &[&str]) -> Vec<(i64, i64, i64)> {
     client
         .get_stock(GetStockRequest {
             store: "s1".into(),
@@ -109,7 +109,7 @@ async fn levels(client: &mut Client, products: &[&str]) -> Vec<(i64, i64, i64)> 
 }
 
 /// Every movement of store `s1`, oldest first.
-async fn journal(client: &mut Client) -> Vec<Movement> {
+pub(crate) async fn journal(client: &mut Client) -> Vec<Movement> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
@@ -133,7 +133,7 @@ async fn journal(client: &mut Client) -> Vec<Movement> {
     all
 }
 
-fn count(journal: &[Movement], kind: Kind) -> usize {
+pub(crate) fn count(journal: &[Movement], kind: Kind) -> usize {
     journal.iter().filter(|m| m.kind() == kind).count()
 }
 
@@ -487,7 +487,11 @@ async fn many_due_holds_are_ended_a_few_at_a_time_and_never_counted() {
 }
 
 /// SetStock of one product (the call is what matters: it touches the store).
-async fn set_stock_in(client: &mut Client, request_id: &str, units: i64) -> set::Outcome {
+pub(crate) async fn set_stock_in(
+    client: &mut Client,
+    request_id: &str,
+    units: i64,
+) -> set::Outcome {
     client
         .set_stock(SetStockRequest {
             store: "s1".into(),
@@ -797,7 +801,7 @@ async fn concurrent_holds_never_oversell_nor_lose_a_unit() {
 }
 
 /// Holds not yet ended in store `s1`, from Redis.
-async fn count_active(env: &Env) -> usize {
+pub(crate) async fn count_active(env: &Env) -> usize {
     let key = format!("{}:inv:{{s1}}:holds", env.service.prefix);
     redis::cmd("ZCARD")
         .arg(key)
