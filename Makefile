@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench bench-cluster bench-workers breaking deploy-check setup
+.PHONY: run test lint bench bench-cluster bench-workers bench-holds breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -35,6 +35,13 @@ bench-cluster:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench --cluster 1,3,6 --concurrency 64,256 --duration 3s
+
+## Holds: HoldStock + CommitHold pairs at 64 callers, and PlaceOrder after
+## 1,000 holds came due; writes bench-out/holds.md.
+bench-holds:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench --holds --duration 5s
 
 ## The multi-core sweep: rmw with 1, 2, 4, 8 and 16 worker threads, the
 ## load generator on 4; writes bench-out/workers.md and workers.svg.

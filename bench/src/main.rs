@@ -17,6 +17,7 @@
 
 mod cluster;
 mod direct;
+mod holds;
 mod load;
 mod ops;
 mod report;
@@ -96,6 +97,10 @@ struct Args {
     /// where it, not rmw, was the limit.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u16).range(1..=1024))]
     workers: Vec<u16>,
+
+    /// Instead of the standalone sweep, the holds' figures (holds.md).
+    #[arg(long)]
+    holds: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -117,6 +122,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     if !args.cluster.is_empty() {
         let sizes: Vec<usize> = args.cluster.iter().copied().map(usize::from).collect();
         return cluster::sweep(&args, &sizes).await;
+    }
+    if args.holds {
+        return holds::bench(&args).await;
     }
     if !args.workers.is_empty() {
         let counts: Vec<usize> = args.workers.iter().copied().map(usize::from).collect();

@@ -174,6 +174,48 @@ async function placeOrder(rmw, store, orderId, items) {
   return response;
 }
 
+// --- Checkout with holds: reserve now, decide later ------------------------------
+
+/**
+ * Holds a cart's items for `ttlMs` milliseconds (by Redis's clock). Held
+ * units are out of reach of every other order and hold until the hold is
+ * committed, released, or expires, when they come back by themselves.
+ * `holdId` is the hold's idempotency key, and the id of the order a commit
+ * makes.
+ */
+async function holdCart(rmw, store, holdId, items, ttlMs) {
+  return call(rmw.inventory, 'HoldStock', {
+    store,
+    holdId,
+    items: Object.entries(items).map(([product, quantity]) => ({
+      product,
+      quantity: String(quantity),
+    })),
+    // google.protobuf.Duration: whole seconds and nanoseconds.
+    ttl: { seconds: String(Math.floor(ttlMs / 1000)), nanos: (ttlMs % 1000) * 1e6 },
+  });
+}
+
+/**
+ * Commits a hold once the payment went through: the units leave. The
+ * payment id as the request id makes a retry after a lost reply answer the
+ * first reply. A hold that expired meanwhile answers `expired` and takes
+ * nothing: the shop then holds again or refunds.
+ */
+async function commitOnPayment(rmw, store, holdId, paymentId) {
+  return call(rmw.inventory, 'CommitHold', { store, holdId, requestId: paymentId });
+}
+
+/** Polls GetHold until the hold has ended; resolves to its state's name. */
+async function waitUntilEnded(rmw, store, holdId, withinMs = 10000) {
+  const deadline = Date.now() + withinMs;
+  for (;;) {
+    const got = await call(rmw.inventory, 'GetHold', { store, holdId });
+    if (got.hold.state !== 'HOLD_STATE_HELD' || Date.now() > deadline) return got.hold.state;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // --- Money, with a retried transfer id ---------------------------------------
 
 /**
@@ -245,6 +287,18 @@ async function main(addr = DEFAULT_ADDR) {
     console.log('order 2: 5 mugs');
     await placeOrder(rmw, store, `order-${run}-2`, { mug: 5 });
 
+    console.log('checkout: hold the last 2 mugs for 15 minutes, then the payment lands');
+    const held = await holdCart(rmw, store, `cart-${run}-1`, { mug: 2 }, 900000);
+    const level = held.held.levels[0];
+    console.log(`  mug: ${level.quantity} on hand, ${level.held} held, ${level.available} available`);
+    const committed = await commitOnPayment(rmw, store, `cart-${run}-1`, `pay-${run}-1`);
+    console.log(`  commit: ${committed.outcome}`);
+    console.log('abandoned cart: hold 3 tees for 0.3 s and walk away');
+    await holdCart(rmw, store, `cart-${run}-2`, { tee: 3 }, 300);
+    console.log(`  the hold ended: ${await waitUntilEnded(rmw, store, `cart-${run}-2`)}`);
+    const late = await commitOnPayment(rmw, store, `cart-${run}-2`, `pay-${run}-2`);
+    console.log(`  a late payment's commit: ${late.outcome}`);
+
     const book = `book-${run}`;
     console.log(`credit alice 100.00 in ${book}`);
     await call(rmw.ledger, 'Credit', {
@@ -288,7 +342,19 @@ async function main(addr = DEFAULT_ADDR) {
   }
 }
 
-module.exports = { connect, call, errorDetails, placeOrder, transfer, casUpdate, main, TIMEOUT_MS };
+module.exports = {
+  connect,
+  call,
+  errorDetails,
+  placeOrder,
+  holdCart,
+  commitOnPayment,
+  waitUntilEnded,
+  transfer,
+  casUpdate,
+  main,
+  TIMEOUT_MS,
+};
 
 if (require.main === module) {
   main(process.env.RMW_ADDR || DEFAULT_ADDR).catch((err) => {

@@ -76,6 +76,35 @@ test('PlaceOrder places, and an overdrawing order is a typed refusal that change
   assert.deepEqual(await stock(store, ['mug', 'tee']), { mug: '2', tee: '8' });
 });
 
+test('a held cart is committed, and an abandoned one expires', async () => {
+  const store = `store-${uid()}`;
+  await call(rmw.inventory, 'SetStock', { store, levels: [{ product: 'mug', quantity: '3' }] });
+  const cart = `cart-${uid()}`;
+  const held = await example.holdCart(rmw, store, cart, { mug: 2 }, 900000);
+  assert.equal(held.outcome, 'held');
+  const level = held.held.levels[0];
+  assert.deepEqual([level.quantity, level.held, level.available], ['3', '2', '1']);
+  const refused = await example.placeOrder(rmw, store, `order-${uid()}`, { mug: 2 });
+  assert.equal(refused.outcome, 'insufficientStock');
+  assert.equal(refused.insufficientStock.available, '1');
+
+  const payment = `pay-${uid()}`;
+  const committed = await example.commitOnPayment(rmw, store, cart, payment);
+  assert.equal(committed.outcome, 'committed');
+  const retried = await example.commitOnPayment(rmw, store, cart, payment);
+  assert.equal(retried.replayed, true);
+  assert.deepEqual(retried.committed, committed.committed);
+  assert.deepEqual(await stock(store, ['mug']), { mug: '1' });
+
+  const abandoned = `cart-${uid()}`;
+  await example.holdCart(rmw, store, abandoned, { mug: 1 }, 200);
+  assert.equal(await example.waitUntilEnded(rmw, store, abandoned), 'HOLD_STATE_EXPIRED');
+  const late = await example.commitOnPayment(rmw, store, abandoned, `pay-${uid()}`);
+  assert.equal(late.outcome, 'expired');
+  const levels = (await call(rmw.inventory, 'GetStock', { store, products: ['mug'] })).levels;
+  assert.deepEqual([levels[0].quantity, levels[0].held, levels[0].available], ['1', '0', '1']);
+});
+
 test('a Transfer retried with the same transfer_id moves money once', async () => {
   const book = `book-${uid()}`;
   await call(rmw.ledger, 'Credit', { book, account: 'alice', amount: '1000' });
@@ -166,4 +195,7 @@ test('the walk-through runs', async (t) => {
   assert.match(out, /replayed=true/);
   assert.match(out, /ALREADY_EXISTS REQUEST_ID_REUSED/);
   assert.match(out, /after three CAS increments/);
+  assert.match(out, /commit: committed/);
+  assert.match(out, /the hold ended: HOLD_STATE_EXPIRED/);
+  assert.match(out, /a late payment's commit: expired/);
 });

@@ -172,6 +172,56 @@ def place_order(
     return response
 
 
+# --- Checkout with holds: reserve now, decide later ------------------------
+
+
+def hold_cart(
+    rmw: Rmw, store: str, hold_id: str, items: dict[str, int], ttl_s: float
+) -> inventory_pb2.HoldStockResponse:
+    """Holds a cart's items for ``ttl_s`` seconds (by Redis's clock).
+
+    Held units are out of reach of every other order and hold until the
+    hold is committed, released, or expires, when they come back by
+    themselves. ``hold_id`` is the hold's idempotency key, and the id of the
+    order a commit makes.
+    """
+    request = inventory_pb2.HoldStockRequest(
+        store=store,
+        hold_id=hold_id,
+        items=[inventory_pb2.OrderItem(product=p, quantity=q) for p, q in items.items()],
+    )
+    request.ttl.FromMilliseconds(int(ttl_s * 1000))
+    return rmw.inventory.HoldStock(request, timeout=TIMEOUT_S)
+
+
+def commit_on_payment(
+    rmw: Rmw, store: str, hold_id: str, payment_id: str
+) -> inventory_pb2.CommitHoldResponse:
+    """Commits a hold once the payment went through: the units leave.
+
+    ``payment_id`` as the request id makes a retry after a lost reply answer
+    the first reply. A hold that expired meanwhile answers ``expired`` and
+    takes nothing: the shop then holds again or refunds.
+    """
+    return rmw.inventory.CommitHold(
+        inventory_pb2.CommitHoldRequest(store=store, hold_id=hold_id, request_id=payment_id),
+        timeout=TIMEOUT_S,
+    )
+
+
+def wait_until_ended(rmw: Rmw, store: str, hold_id: str, within_s: float = 10.0) -> str:
+    """Polls GetHold until the hold has ended; returns its state's name."""
+    deadline = time.monotonic() + within_s
+    while True:
+        got = rmw.inventory.GetHold(
+            inventory_pb2.GetHoldRequest(store=store, hold_id=hold_id), timeout=TIMEOUT_S
+        )
+        state = inventory_pb2.HoldState.Name(got.hold.state)
+        if state != "HOLD_STATE_HELD" or time.monotonic() > deadline:
+            return state
+        time.sleep(0.05)
+
+
 # --- Money, with a retried transfer id ------------------------------------
 
 
@@ -265,6 +315,18 @@ def main(addr: str = DEFAULT_ADDR) -> None:
         place_order(rmw, f"shop-{run}", f"order-{run}-1", {"tee": 2, "mug": 1})
         print("order 2: 5 mugs")
         place_order(rmw, f"shop-{run}", f"order-{run}-2", {"mug": 5})
+
+        print("checkout: hold the last 2 mugs for 15 minutes, then the payment lands")
+        held = hold_cart(rmw, f"shop-{run}", f"cart-{run}-1", {"mug": 2}, 900)
+        level = held.held.levels[0]
+        print(f"  mug: {level.quantity} on hand, {level.held} held, {level.available} available")
+        committed = commit_on_payment(rmw, f"shop-{run}", f"cart-{run}-1", f"pay-{run}-1")
+        print(f"  commit: {committed.WhichOneof('outcome')}")
+        print("abandoned cart: hold 3 tees for 0.3 s and walk away")
+        hold_cart(rmw, f"shop-{run}", f"cart-{run}-2", {"tee": 3}, 0.3)
+        print(f"  the hold ended: {wait_until_ended(rmw, f'shop-{run}', f'cart-{run}-2')}")
+        late = commit_on_payment(rmw, f"shop-{run}", f"cart-{run}-2", f"pay-{run}-2")
+        print(f"  a late payment's commit: {late.WhichOneof('outcome')}")
 
         book = f"book-{run}"
         print(f"credit alice 100.00 in {book}")

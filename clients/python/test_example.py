@@ -70,6 +70,42 @@ def test_place_order_then_insufficient_stock_changes_nothing(rmw):
     assert stock(rmw, store, ["mug", "tee"]) == {"mug": 2, "tee": 8}
 
 
+def test_a_held_cart_is_committed_and_an_abandoned_one_expires(rmw):
+    store = f"store-{uid()}"
+    rmw.inventory.SetStock(
+        inventory_pb2.SetStockRequest(
+            store=store, levels=[inventory_pb2.StockLevel(product="mug", quantity=3)]
+        ),
+        timeout=T,
+    )
+    cart = f"cart-{uid()}"
+    held = example.hold_cart(rmw, store, cart, {"mug": 2}, 900)
+    assert held.WhichOneof("outcome") == "held"
+    level = held.held.levels[0]
+    assert (level.quantity, level.held, level.available) == (3, 2, 1)
+    # Held units are out of reach of orders.
+    refused = example.place_order(rmw, store, f"order-{uid()}", {"mug": 2})
+    assert refused.WhichOneof("outcome") == "insufficient_stock"
+    assert refused.insufficient_stock.available == 1
+
+    payment = f"pay-{uid()}"
+    committed = example.commit_on_payment(rmw, store, cart, payment)
+    assert committed.WhichOneof("outcome") == "committed"
+    retried = example.commit_on_payment(rmw, store, cart, payment)
+    assert retried.replayed and retried.committed == committed.committed
+    assert stock(rmw, store, ["mug"]) == {"mug": 1}
+
+    abandoned = f"cart-{uid()}"
+    example.hold_cart(rmw, store, abandoned, {"mug": 1}, 0.2)
+    assert example.wait_until_ended(rmw, store, abandoned) == "HOLD_STATE_EXPIRED"
+    late = example.commit_on_payment(rmw, store, abandoned, f"pay-{uid()}")
+    assert late.WhichOneof("outcome") == "expired"
+    levels = rmw.inventory.GetStock(
+        inventory_pb2.GetStockRequest(store=store, products=["mug"]), timeout=T
+    ).levels
+    assert (levels[0].quantity, levels[0].held, levels[0].available) == (1, 0, 1)
+
+
 def test_transfer_retried_with_same_id_moves_money_once(rmw):
     book = f"book-{uid()}"
     rmw.ledger.Credit(
@@ -156,3 +192,6 @@ def test_walk_through_runs(rmw, capsys):
     assert "replayed=True" in out
     assert "ALREADY_EXISTS REQUEST_ID_REUSED" in out
     assert "after three CAS increments" in out
+    assert "commit: committed" in out
+    assert "the hold ended: HOLD_STATE_EXPIRED" in out
+    assert "a late payment's commit: expired" in out
