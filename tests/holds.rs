@@ -852,7 +852,7 @@ async fn holds_survive_a_restart_with_aof() {
 /// in stores spread over the three primaries expire on touch (the due
 /// holds' records and streams, which the script reaches undeclared, share
 /// the store's slot) and by the sweep, whose index is sharded over other
-/// slots.
+/// slots; pending transfers in books spread the same way expire on touch.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn holds_expire_on_a_cluster() {
     let cluster = crate::common::cluster::Cluster::start().await;
@@ -875,6 +875,7 @@ async fn holds_expire_on_a_cluster() {
     .ready()
     .await;
     let prefix = now.prefix.clone();
+    let (now_channel, later_channel) = (now.channel.clone(), later.channel.clone());
     let (mut now, mut later) = (now.inventory(), later.inventory());
     let stores: Vec<String> = (0..6).map(|i| format!("store-{i}")).collect();
     let slots: std::collections::BTreeSet<u16> = stores
@@ -928,6 +929,70 @@ async fn holds_expire_on_a_cluster() {
             .into_inner();
         assert!(matches!(placed.outcome, Some(place::Outcome::Placed(_))));
         assert_eq!(expiries(&mut now, store).await, 1, "{store}");
+    }
+    // Pending transfers in books spread the same way: a debit of all the
+    // money, which only the expiry frees, ends the due hold on touch.
+    let mut ledger_now =
+        rmw::proto::v1::ledger_service_client::LedgerServiceClient::new(now_channel.clone());
+    let mut ledger_later =
+        rmw::proto::v1::ledger_service_client::LedgerServiceClient::new(later_channel.clone());
+    for book in &stores[..3] {
+        ledger_now
+            .credit(rmw::proto::v1::CreditRequest {
+                book: book.clone(),
+                account: "a".into(),
+                amount: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        ledger_now
+            .hold_funds(rmw::proto::v1::HoldFundsRequest {
+                book: book.clone(),
+                hold_id: "h1".into(),
+                from_account: "a".into(),
+                to_account: "b".into(),
+                amount: 5,
+                ttl: Some(prost_types::Duration {
+                    seconds: 60,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let debit = ledger_later
+            .debit(rmw::proto::v1::DebitRequest {
+                book: book.clone(),
+                account: "a".into(),
+                amount: 5,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert!(
+            matches!(
+                debit.outcome,
+                Some(rmw::proto::v1::debit_response::Outcome::Posted(_))
+            ),
+            "{book}: {debit:?}"
+        );
+        let entries = ledger_now
+            .list_entries(rmw::proto::v1::ListEntriesRequest {
+                book: book.clone(),
+                page_size: 10,
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .entries;
+        let expired = entries
+            .iter()
+            .filter(|e| e.kind() == rmw::proto::v1::entry::Kind::Expire)
+            .count();
+        assert_eq!(expired, 1, "{book}");
     }
     // By the sweep: a service sweeping every 20 ms, to whose clock the
     // holds are due.
