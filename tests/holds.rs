@@ -9,9 +9,9 @@ use std::collections::HashMap;
 use rmw::proto::v1::{
     CancelOrderRequest, CommitHoldRequest, GetHoldRequest, GetStockRequest, HoldState,
     HoldStockRequest, ListHoldsRequest, ListMovementsRequest, Movement, OrderItem,
-    PlaceOrderRequest, ReleaseHoldRequest, SetStockRequest, cancel_order_response as cancel,
-    commit_hold_response as commit, get_hold_response as get, hold_stock_response as hold,
-    inventory_service_client::InventoryServiceClient, movement::Kind,
+    PlaceOrderRequest, ReleaseHoldRequest, SetStockRequest, StockLevel,
+    cancel_order_response as cancel, commit_hold_response as commit, get_hold_response as get,
+    hold_stock_response as hold, inventory_service_client::InventoryServiceClient, movement::Kind,
     place_order_response as place, release_hold_response as release, set_stock_response as set,
 };
 use tonic::{Code, transport::Channel};
@@ -506,7 +506,7 @@ pub(crate) async fn set_stock_in(
 }
 
 /// A level may not be set below what holds hold: `below_held`, nothing
-/// written.
+/// written; nor may a caller set `held` or `available`.
 #[tokio::test]
 async fn stock_is_never_set_below_what_is_held() {
     let env = Env::start().await;
@@ -520,6 +520,19 @@ async fn stock_is_never_set_below_what_is_held() {
         }
         other @ set::Outcome::Set(_) => panic!("{other:?}"),
     }
+    assert_eq!(env.snapshot().await, before, "nothing written");
+    let status = c
+        .set_stock(SetStockRequest {
+            store: "s1".into(),
+            levels: vec![StockLevel {
+                held: 1,
+                ..level("a", 4)
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap_err();
+    assert_invalid(&status, "INVALID_ARGUMENT", &["levels[0].held"]);
     assert_eq!(env.snapshot().await, before, "nothing written");
     assert!(matches!(
         set_stock_in(&mut c, "", 3).await,

@@ -46,6 +46,15 @@ impl Rpc for pb::SetStockRequest {
         let mut f = Fields::new();
         let store = f.take("store", Id::parse(&self.store));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        for (i, level) in self.levels.iter().enumerate() {
+            // What holds hold is the service's to say, not the caller's.
+            if level.held != 0 || level.available != 0 {
+                f.violate(
+                    format_args!("levels[{i}].held"),
+                    "held and available are read-only (GetStock reports them); leave them 0",
+                );
+            }
+        }
         let levels = self.levels.iter().map(|l| (l.product.as_str(), l.quantity));
         let levels = items(&mut f, "levels", levels, 0, limits.max_items);
         f.finish(|| {
