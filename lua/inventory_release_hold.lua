@@ -35,21 +35,9 @@ local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4
 holds_settle(s)
 
 local id = ARGV[5]
-local record = holds_load(s, id)
-if not record or not record[4] then
-  return {'not_found'}
-end
-local state = record[3]
-if state == 'held' and record[4] <= s.now then
-  holds_end(s, id, record, 'expired')
-  state = 'expired'
-end
-if state == 'committed' or state == 'cancelled' then
-  return {'already_committed'}
-elseif state == 'released' then
-  return {'already_released'}
-elseif state == 'expired' then
-  return {'expired', record[6]}
+local record, ended = holds_active(s, id)
+if not record then
+  return ended
 end
 
 local items = record[5]

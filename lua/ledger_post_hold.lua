@@ -42,21 +42,9 @@ local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(
 funds_settle(f)
 
 local id = ARGV[5]
-local record = funds_load(f, id)
+local record, ended = funds_active(f, id)
 if not record then
-  return {'not_found'}
-end
-local state = record[3]
-if state == 'held' and record[4] <= f.now then
-  funds_end(f, id, record, 'expired')
-  state = 'expired'
-end
-if state == 'posted' then
-  return {'already_posted'}
-elseif state == 'voided' then
-  return {'already_voided'}
-elseif state == 'expired' then
-  return {'expired', record[8]}
+  return ended
 end
 if record[5] ~= ARGV[6] or record[6] ~= ARGV[7] then
   return {'stale'}

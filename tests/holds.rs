@@ -24,7 +24,7 @@ use crate::{
 pub(crate) type Client = InventoryServiceClient<Channel>;
 
 #[allow(clippy::unnecessary_wraps)] // as the request's field has it
-fn ttl(ms: i64) -> Option<prost_types::Duration> {
+pub(crate) fn ttl(ms: i64) -> Option<prost_types::Duration> {
     Some(prost_types::Duration {
         seconds: ms / 1000,
         nanos: i32::try_from(ms % 1000).unwrap() * 1_000_000,
@@ -139,7 +139,7 @@ pub(crate) fn count(journal: &[Movement], kind: Kind) -> usize {
 
 /// A second service on the same Redis and keys whose clock runs `secs`
 /// ahead of Redis's: to it, holds shorter than that have expired.
-async fn later(env: &Env, secs: i64, extra: &[&str]) -> Service {
+pub(crate) async fn later(env: &Env, secs: i64, extra: &[&str]) -> Service {
     let secs = secs.to_string();
     let mut args = vec![
         "--key-prefix",

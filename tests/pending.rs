@@ -15,20 +15,15 @@ use rmw::proto::v1::{
 };
 use tonic::{Code, transport::Channel};
 
-use crate::common::{Env, Service, assert_error, assert_invalid};
+use crate::{
+    common::{Env, Service, assert_error, assert_invalid},
+    holds::{later, ttl},
+};
 
 type Client = LedgerServiceClient<Channel>;
 
 /// An entry's kind, amount, and both balances before and after.
 type Line = (Kind, i64, (i64, i64), (i64, i64));
-
-#[allow(clippy::unnecessary_wraps)] // as the request's field has it
-fn ttl(ms: i64) -> Option<prost_types::Duration> {
-    Some(prost_types::Duration {
-        seconds: ms / 1000,
-        nanos: i32::try_from(ms % 1000).unwrap() * 1_000_000,
-    })
-}
 
 fn hold_request(hold_id: &str, from: &str, to: &str, amount: i64, ms: i64) -> HoldFundsRequest {
     HoldFundsRequest {
@@ -165,22 +160,6 @@ async fn journal(client: &mut Client) -> Vec<Entry> {
 
 fn count(journal: &[Entry], kind: Kind) -> usize {
     journal.iter().filter(|e| e.kind() == kind).count()
-}
-
-/// A second service on the same Redis and keys, its clock `secs` ahead.
-async fn later(env: &Env, secs: i64, extra: &[&str]) -> Service {
-    let secs = secs.to_string();
-    let mut args = vec![
-        "--key-prefix",
-        &env.service.prefix,
-        "--clock-skew-secs",
-        &secs,
-    ];
-    args.extend_from_slice(extra);
-    Service::start_with(&env.redis.url(), &args)
-        .await
-        .ready()
-        .await
 }
 
 /// Hold, spend around it, post part of it: balances, outcomes and the

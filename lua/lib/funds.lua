@@ -96,6 +96,29 @@ local function funds_end(f, id, record, state)
   return entry
 end
 
+-- The active hold `id` and nil, or nil and the reply that says why there
+-- is none: not found, or ended (a due hold is ended here first, as
+-- expired).
+local function funds_active(f, id)
+  local record = funds_load(f, id)
+  if not record then
+    return nil, {'not_found'}
+  end
+  local state = record[3]
+  if state == 'held' and record[4] <= f.now then
+    funds_end(f, id, record, 'expired')
+    state = 'expired'
+  end
+  if state == 'posted' then
+    return nil, {'already_posted'}
+  elseif state == 'voided' then
+    return nil, {'already_voided'}
+  elseif state == 'expired' then
+    return nil, {'expired', record[8]}
+  end
+  return record, nil
+end
+
 -- Money held by due holds not ended yet: {debits = {account -> units},
 -- credits = {account -> units}}.
 local function funds_due(f)

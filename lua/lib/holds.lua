@@ -100,6 +100,29 @@ local function holds_end(s, id, record, state)
   holds_save(s, id, record, true)
 end
 
+-- The active hold `id` and nil, or nil and the reply that says why there
+-- is none: not found, or ended (a due hold is ended here first, as
+-- expired).
+local function holds_active(s, id)
+  local record = holds_load(s, id)
+  if not record or not record[4] then
+    return nil, {'not_found'}
+  end
+  local state = record[3]
+  if state == 'held' and record[4] <= s.now then
+    holds_end(s, id, record, 'expired')
+    state = 'expired'
+  end
+  if state == 'committed' or state == 'cancelled' then
+    return nil, {'already_committed'}
+  elseif state == 'released' then
+    return nil, {'already_released'}
+  elseif state == 'expired' then
+    return nil, {'expired', record[6]}
+  end
+  return record, nil
+end
+
 -- Units held by due holds (expiry <= now) not ended yet, by product: what
 -- is held but must not count.
 local function holds_due(s)
