@@ -81,7 +81,7 @@ for i, item in ipairs(items) do
     placed[#placed + 1] = {product, before, after}
   end
 end
-record[3], record[6], record[7] = 'committed', s.now, placed
+record[3], record[6], record[7] = 'committed', holds_now(s), placed
 redis.call('ZREM', KEYS[6], id)
 holds_save(s, id, record, true)
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)

@@ -23,4 +23,4 @@ Reply    {'expired', ended, due}   how many holds it ended (at most
 rmw_replay(KEYS[1], ARGV[1])
 local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
 local ended = holds_settle(s)
-return {'expired', ended, redis.call('ZCOUNT', KEYS[5], '-inf', s.now)}
+return {'expired', ended, redis.call('ZCOUNT', KEYS[5], '-inf', holds_now(s))}

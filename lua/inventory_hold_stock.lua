@@ -53,7 +53,7 @@ for i = 1, n do
   end
 end
 
-local expires = s.now + ttl
+local expires = holds_now(s) + ttl
 local reply, items = {'held', expires}, {}
 for i = 1, n do
   local on_hand, held = levels[i][1], levels[i][2] + units[i]

@@ -24,4 +24,4 @@ Reply    {'expired', ended, due}   how many holds it ended (at most
 rmw_replay(KEYS[1], ARGV[1])
 local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
 local ended = funds_settle(f)
-return {'expired', ended, redis.call('ZCOUNT', KEYS[6], '-inf', f.now)}
+return {'expired', ended, redis.call('ZCOUNT', KEYS[6], '-inf', funds_now(f))}

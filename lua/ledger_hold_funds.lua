@@ -61,7 +61,7 @@ redis.call('HINCRBY', KEYS[4], from, ARGV[7])
 redis.call('HINCRBY', KEYS[5], to, ARGV[7])
 local fb, tb = levels[1][1], levels[2][1]
 local entry = funds_entry(f, 'hold', from, to, amount, fb, fb, tb, tb, ARGV[9], ARGV[10], ARGV[11])
-local expires = f.now + ttl
+local expires = funds_now(f) + ttl
 local reply = {'held', expires, available - amount, entry}
 redis.call('ZADD', KEYS[6], expires, ARGV[11])
 funds_save(f, ARGV[11], {ARGV[1], reply, 'held', expires, from, to, amount, 0, 0}, false)

@@ -60,7 +60,7 @@ local fb, tb = funds_posted(f, from), funds_posted(f, to)
 local fa = redis.call('HINCRBY', KEYS[3], from, 0 - amount)
 local ta = redis.call('HINCRBY', KEYS[3], to, amount)
 local entry = funds_entry(f, 'post', from, to, amount, fb, fa, tb, ta, ARGV[9], ARGV[10], id)
-record[3], record[8], record[9] = 'posted', f.now, amount
+record[3], record[8], record[9] = 'posted', funds_now(f), amount
 redis.call('ZREM', KEYS[7], id)
 funds_save(f, id, record, true)
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2],

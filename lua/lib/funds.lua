@@ -25,16 +25,33 @@
 
 local FUNDS_EXPIRE_LIMIT = 32
 
+-- Redis's clock in ms, plus the skew (a setting: 0 but in tests).
+local function funds_clock(f)
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + f.skew * 1000
+end
+
 -- The book's state for the helpers below: its keys, its streams'
 -- trimming (rmw_retention) and Redis's clock plus `skew` seconds.
 local function funds_open(bal, entries, pdr, pcr, holds, trim, skew)
-  local t = redis.call('TIME')
-  local s = rmw_setting('clock skew', skew, -315360000, 315360000)
-  return {
+  local f = {
     bal = bal, entries = entries, pdr = pdr, pcr = pcr, holds = holds, trim = trim,
     base = string.sub(holds, 1, -6), ttl = ARGV[2],
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + s * 1000,
+    skew = rmw_setting('clock skew', skew, -315360000, 315360000),
+    -- Holds not ended: with none (the common case) the pending hashes are
+    -- empty and nothing is due, so the helpers below read neither, nor
+    -- the clock.
+    active = redis.call('ZCARD', holds),
   }
+  return f
+end
+
+-- Now, by the clock funds_clock reads, read once per call.
+local function funds_now(f)
+  if not f.now then
+    f.now = funds_clock(f)
+  end
+  return f.now
 end
 
 local function funds_load(f, id)
@@ -90,7 +107,7 @@ local function funds_end(f, id, record, state)
   local entry = funds_entry(f, state == 'expired' and 'expire' or 'void', record[5], record[6],
     record[7], fb, fb, tb, tb, '', '', id)
   record[3] = state
-  record[8] = state == 'expired' and record[4] or f.now
+  record[8] = state == 'expired' and record[4] or funds_now(f)
   redis.call('ZREM', f.holds, id)
   funds_save(f, id, record, true)
   return entry
@@ -105,7 +122,7 @@ local function funds_active(f, id)
     return nil, {'not_found'}
   end
   local state = record[3]
-  if state == 'held' and record[4] <= f.now then
+  if state == 'held' and record[4] <= funds_now(f) then
     funds_end(f, id, record, 'expired')
     state = 'expired'
   end
@@ -123,7 +140,10 @@ end
 -- credits = {account -> units}}.
 local function funds_due(f)
   local due = {debits = {}, credits = {}}
-  for _, id in ipairs(redis.call('ZRANGE', f.holds, '-inf', f.now, 'BYSCORE')) do
+  if f.active == 0 then
+    return due
+  end
+  for _, id in ipairs(redis.call('ZRANGE', f.holds, '-inf', funds_now(f), 'BYSCORE')) do
     local record = funds_load(f, id)
     if record then
       due.debits[record[5]] = (due.debits[record[5]] or 0) + record[7]
@@ -136,7 +156,11 @@ end
 -- Ends up to FUNDS_EXPIRE_LIMIT due holds; returns how many it ended and
 -- funds_due() of the ones left for later.
 local function funds_settle(f)
-  local due = redis.call('ZRANGE', f.holds, '-inf', f.now, 'BYSCORE', 'LIMIT', 0, FUNDS_EXPIRE_LIMIT)
+  if f.active == 0 then
+    return 0, {debits = {}, credits = {}}
+  end
+  local due = redis.call('ZRANGE', f.holds, '-inf', funds_now(f), 'BYSCORE', 'LIMIT', 0,
+    FUNDS_EXPIRE_LIMIT)
   for _, id in ipairs(due) do
     local record = funds_load(f, id)
     if record and record[3] == 'held' then
@@ -155,8 +179,8 @@ end
 -- holds left out.
 local function funds_levels(f, stale, accounts)
   local posted = redis.call('HMGET', f.bal, unpack(accounts))
-  local dr = redis.call('HMGET', f.pdr, unpack(accounts))
-  local cr = redis.call('HMGET', f.pcr, unpack(accounts))
+  local dr = f.active > 0 and redis.call('HMGET', f.pdr, unpack(accounts)) or {}
+  local cr = f.active > 0 and redis.call('HMGET', f.pcr, unpack(accounts)) or {}
   local levels = {}
   for i, account in ipairs(accounts) do
     levels[i] = {

@@ -34,18 +34,32 @@ local HOLDS_EXPIRE_LIMIT = 32
 
 -- Redis's clock in ms, plus `skew` seconds (a setting: 0 but in tests).
 local function holds_clock(skew)
-  local t = redis.call('TIME')
   local s = rmw_setting('clock skew', skew, -315360000, 315360000)
+  local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + s * 1000
 end
 
 -- The store's state for the helpers below: its keys, its streams'
 -- trimming (rmw_retention) and the clock (holds_clock).
+-- `active` counts the holds not ended: with none (the common case) the
+-- held hash is empty and nothing is due, so the helpers below read
+-- neither.
 local function holds_open(stock, moves, held, holds, trim, skew)
+  rmw_setting('clock skew', skew, -315360000, 315360000)
   return {
     stock = stock, moves = moves, held = held, holds = holds, trim = trim,
-    base = string.sub(held, 1, -5), ttl = ARGV[2], now = holds_clock(skew),
+    base = string.sub(held, 1, -5), ttl = ARGV[2], skew = skew,
+    active = redis.call('ZCARD', holds),
   }
+end
+
+-- Now, by holds_clock, read once per call (and only when needed: a store
+-- with no holds never reads the clock).
+local function holds_now(s)
+  if not s.now then
+    s.now = holds_clock(s.skew)
+  end
+  return s.now
 end
 
 local function holds_load(s, id)
@@ -95,7 +109,7 @@ local function holds_end(s, id, record, state)
     holds_move(s, kind, product, 0, on_hand, on_hand, -units, left, id)
   end
   record[3] = state
-  record[6] = state == 'expired' and record[4] or s.now
+  record[6] = state == 'expired' and record[4] or holds_now(s)
   redis.call('ZREM', s.holds, id)
   holds_save(s, id, record, true)
 end
@@ -109,7 +123,7 @@ local function holds_active(s, id)
     return nil, {'not_found'}
   end
   local state = record[3]
-  if state == 'held' and record[4] <= s.now then
+  if state == 'held' and record[4] <= holds_now(s) then
     holds_end(s, id, record, 'expired')
     state = 'expired'
   end
@@ -127,7 +141,10 @@ end
 -- is held but must not count.
 local function holds_due(s)
   local due = {}
-  for _, id in ipairs(redis.call('ZRANGE', s.holds, '-inf', s.now, 'BYSCORE')) do
+  if s.active == 0 then
+    return due
+  end
+  for _, id in ipairs(redis.call('ZRANGE', s.holds, '-inf', holds_now(s), 'BYSCORE')) do
     local record = holds_load(s, id)
     for _, item in ipairs(record and record[5] or {}) do
       due[item[1]] = (due[item[1]] or 0) + item[2]
@@ -139,7 +156,11 @@ end
 -- Ends up to HOLDS_EXPIRE_LIMIT due holds; returns how many it ended and
 -- holds_due() of the ones left for later.
 local function holds_settle(s)
-  local due = redis.call('ZRANGE', s.holds, '-inf', s.now, 'BYSCORE', 'LIMIT', 0, HOLDS_EXPIRE_LIMIT)
+  if s.active == 0 then
+    return 0, {}
+  end
+  local due = redis.call('ZRANGE', s.holds, '-inf', holds_now(s), 'BYSCORE', 'LIMIT', 0,
+    HOLDS_EXPIRE_LIMIT)
   for _, id in ipairs(due) do
     local record = holds_load(s, id)
     if record and record[3] == 'held' then
@@ -163,7 +184,7 @@ end
 -- last one's plus its held_delta.
 local function holds_levels(s, stale, products)
   local on_hand = redis.call('HMGET', s.stock, unpack(products))
-  local held = redis.call('HMGET', s.held, unpack(products))
+  local held = s.active > 0 and redis.call('HMGET', s.held, unpack(products)) or {}
   local levels = {}
   for i, product in ipairs(products) do
     local recorded = tonumber(held[i] or '0')
