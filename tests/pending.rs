@@ -20,12 +20,18 @@ use crate::{
     holds::{later, ttl},
 };
 
-type Client = LedgerServiceClient<Channel>;
+pub(crate) type Client = LedgerServiceClient<Channel>;
 
 /// An entry's kind, amount, and both balances before and after.
 type Line = (Kind, i64, (i64, i64), (i64, i64));
 
-fn hold_request(hold_id: &str, from: &str, to: &str, amount: i64, ms: i64) -> HoldFundsRequest {
+pub(crate) fn hold_request(
+    hold_id: &str,
+    from: &str,
+    to: &str,
+    amount: i64,
+    ms: i64,
+) -> HoldFundsRequest {
     HoldFundsRequest {
         book: "b1".into(),
         hold_id: hold_id.into(),
@@ -55,7 +61,7 @@ async fn hold(
         .unwrap()
 }
 
-fn post_request(hold_id: &str, amount: i64) -> PostHoldRequest {
+pub(crate) fn post_request(hold_id: &str, amount: i64) -> PostHoldRequest {
     PostHoldRequest {
         book: "b1".into(),
         hold_id: hold_id.into(),
@@ -103,7 +109,7 @@ async fn get_hold(client: &mut Client, hold_id: &str) -> get::Outcome {
         .unwrap()
 }
 
-async fn credit(client: &mut Client, account: &str, amount: i64) {
+pub(crate) async fn credit(client: &mut Client, account: &str, amount: i64) {
     client
         .credit(CreditRequest {
             book: "b1".into(),
@@ -118,7 +124,7 @@ async fn credit(client: &mut Client, account: &str, amount: i64) {
 }
 
 /// `(posted, pending debits, pending credits, available)` per account.
-async fn balances(client: &mut Client, accounts: &[&str]) -> Vec<(i64, i64, i64, i64)> {
+pub(crate) async fn balances(client: &mut Client, accounts: &[&str]) -> Vec<(i64, i64, i64, i64)> {
     client
         .get_balances(GetBalancesRequest {
             book: "b1".into(),
@@ -134,7 +140,7 @@ async fn balances(client: &mut Client, accounts: &[&str]) -> Vec<(i64, i64, i64,
 }
 
 /// Every entry of book `b1`, oldest first.
-async fn journal(client: &mut Client) -> Vec<Entry> {
+pub(crate) async fn journal(client: &mut Client) -> Vec<Entry> {
     let mut all = Vec::new();
     let mut token = String::new();
     loop {
@@ -568,7 +574,7 @@ async fn concurrent_pending_transfers_create_and_lose_no_money() {
 }
 
 /// Pending transfers not yet ended in book `b1`, from Redis.
-async fn active(env: &Env) -> usize {
+pub(crate) async fn active(env: &Env) -> usize {
     let key = format!("{}:led:{{b1}}:holds", env.service.prefix);
     redis::cmd("ZCARD")
         .arg(key)
