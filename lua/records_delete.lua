@@ -5,10 +5,12 @@ KEYS[1]  idempotency record (lib/prelude.lua)
 KEYS[2]  the record, a hash (<prefix>:rec:<key>): `v` the value, `ver` the
          version
 KEYS[3]  the revision, as records_put keeps it
+KEYS[4]  the change journal of the key's tag, as records_put appends to it
 
 ARGV[1]  request fingerprint, '' without a request id
 ARGV[2]  idempotency record TTL, milliseconds
-ARGV[3]  the expected version, at least 1
+ARGV[3]  the journal's retention (lib/prelude.lua)
+ARGV[4]  the expected version, at least 1
 
 Reply    {'deleted', version}
        | {'mismatch', actual}             absent (actual = 0) (nothing written)
@@ -16,20 +18,22 @@ Reply    {'deleted', version}
        | a prelude reply
 The record goes; the revision keeps its version (it already does for a
 record written since revisions), so a re-created record continues the
-numbering for good.
+numbering for good. A delete appends {kind 'delete', key, version} to
+the journal when it is on.
 ]]
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+local trim = rmw_retention()
 
 local fields = redis.call('HMGET', KEYS[2], 'v', 'ver')
 local actual = 0
 if fields[1] then
   actual = tonumber(fields[2])
 end
-if actual ~= tonumber(ARGV[3]) then
+if actual ~= tonumber(ARGV[4]) then
   if fields[1] then
     return {'mismatch', actual, fields[1]}
   end
@@ -40,4 +44,8 @@ if actual > tonumber(redis.call('GET', KEYS[3]) or '0') then
   redis.call('SET', KEYS[3], string.format('%d', actual))
 end
 redis.call('DEL', KEYS[2])
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  rmw_xadd(KEYS[4], trim, F.kind, 'delete', F.key, rmw_record_key(KEYS[2]),
+    F.version, string.format('%d', actual))
+end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'deleted', actual})

@@ -6,11 +6,14 @@ KEYS[2]  the record, a hash (<prefix>:rec:<key>): `v` the value, `ver` the
          version; a tombstone (of a delete before revisions) keeps only `ver`
 KEYS[3]  the revision: the highest version any record of the key's tag (or
          of the key, untagged) ever had (<prefix>:rev:…), never expiring
+KEYS[4]  the change journal of the key's tag (<prefix>:jrn:…), a stream
+         that exists only while someone turned it on (records_journal)
 
 ARGV[1]  request fingerprint, '' without a request id
 ARGV[2]  idempotency record TTL, milliseconds
-ARGV[3]  the expected version; 0: the record must not exist
-ARGV[4]  the value
+ARGV[3]  the journal's retention (lib/prelude.lua)
+ARGV[4]  the expected version; 0: the record must not exist
+ARGV[5]  the value
 
 Reply    {'written', new_version}
        | {'mismatch', actual}             absent (actual = 0) (nothing written)
@@ -18,20 +21,23 @@ Reply    {'written', new_version}
        | a prelude reply
 A write bumps a live record's version by one; a record created (again)
 continues past the revision, so versions of one key never repeat (no ABA),
-however long ago it was deleted.
+however long ago it was deleted. A write appends {kind 'put', key,
+version, value} to the journal when it is on: one EXISTS for tags nobody
+watches.
 ]]
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+local trim = rmw_retention()
 
 local fields = redis.call('HMGET', KEYS[2], 'v', 'ver')
 local actual = 0
 if fields[1] then
   actual = tonumber(fields[2])
 end
-if actual ~= tonumber(ARGV[3]) then
+if actual ~= tonumber(ARGV[4]) then
   if fields[1] then
     return {'mismatch', actual, fields[1]}
   end
@@ -46,9 +52,13 @@ else
   -- A tombstone's version counts too: it may predate the revision key.
   version = math.max(revision, tonumber(fields[2] or '0')) + 1
 end
-redis.call('HSET', KEYS[2], 'v', ARGV[4], 'ver', string.format('%d', version))
+redis.call('HSET', KEYS[2], 'v', ARGV[5], 'ver', string.format('%d', version))
 redis.call('PERSIST', KEYS[2])
 if version > revision then
   redis.call('SET', KEYS[3], string.format('%d', version))
+end
+if redis.call('EXISTS', KEYS[4]) == 1 then
+  rmw_xadd(KEYS[4], trim, F.kind, 'put', F.key, rmw_record_key(KEYS[2]),
+    F.version, string.format('%d', version), F.value, ARGV[5])
 end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], {'written', version})

@@ -27,6 +27,19 @@ pub enum Error {
     /// Redis refused a write because it reached `maxmemory`.
     #[error("redis out of memory: {0}")]
     OutOfMemory(String),
+    /// `--max-watches` watches are open; a new one may open once one ends.
+    #[error("too many watches: {0} are open")]
+    TooManyWatches(usize),
+    /// A watcher read its stream too slowly and was dropped; it resumes
+    /// after the last id it received.
+    #[error("watch fell behind after {0}")]
+    WatchBehind(String),
+    /// The service is shutting down: a watch resumes on another instance.
+    #[error("shutting down")]
+    ShuttingDown,
+    /// The records of this tag have no change journal to watch.
+    #[error("the change journal of tag {0} is off")]
+    JournalOff(String),
     /// Something that cannot happen did: a script replied something
     /// unexpected, or a script's SHA did not match.
     #[error("internal error in {context}: {detail}")]
@@ -67,6 +80,10 @@ impl Error {
             Self::Unavailable(_) => "REDIS_UNAVAILABLE",
             Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Self::OutOfMemory(_) => "REDIS_OUT_OF_MEMORY",
+            Self::TooManyWatches(_) => "TOO_MANY_WATCHES",
+            Self::WatchBehind(_) => "WATCH_BEHIND",
+            Self::ShuttingDown => "SHUTTING_DOWN",
+            Self::JournalOff(_) => "JOURNAL_OFF",
             Self::Internal { .. } => "INTERNAL",
         }
     }

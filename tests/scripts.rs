@@ -135,6 +135,8 @@ async fn refusals_write_nothing() {
         )
         .key("t:rec:r")
         .key("t:rev:key:{t:rec:r}")
+        .key("t:jrn:key:{t:rec:r}")
+        .setting("")
         .arg(expected)
         .arg("v")
     };
@@ -181,6 +183,8 @@ async fn refusals_write_nothing() {
     )
     .key("t:rec:r")
     .key("t:rev:key:{t:rec:r}")
+    .key("t:jrn:key:{t:rec:r}")
+    .setting("")
     .arg(2);
     let reply = redis.eval(&delete, soon()).await.unwrap();
     assert_eq!(
@@ -203,6 +207,8 @@ async fn replays_are_exact() {
         Call::write(Script::RecordsPut, "t:idem:{t:rec:r}:p".into(), true, TTL)
             .key("t:rec:r")
             .key("t:rev:key:{t:rec:r}")
+            .key("t:jrn:key:{t:rec:r}")
+            .setting("")
             .arg(0)
             .arg(&[0_u8, 159, 146, 150][..])
     };

@@ -20,7 +20,7 @@
 -- ARGV[2], a stream's retention) are checked before the script's first write:
 -- Redis refuses an out-of-range `SET … PX` or `XADD … MAXLEN` only when
 -- that command runs, after the writes before it, which would break
--- all-or-nothing. The service bounds them at start-up (src/config.rs); this
+-- all-or-nothing. The service bounds them at start-up (src/config/); this
 -- is each script's own guard, and raises an error that writes nothing.
 local RMW_MAX_TTL_MS = 315360000000 -- ten years
 local RMW_MAX_SAFE = 9007199254740991 -- 2^53-1
@@ -69,6 +69,12 @@ local function rmw_xadd(key, trim, ...)
     args[#args + 1] = arg
   end
   return redis.call(unpack(args))
+end
+
+-- A record's key as its caller named it: `<prefix>:rec:<key>` without the
+-- prefix, which holds no ':'.
+local function rmw_record_key(key)
+  return string.match(key, '^[^:]*:rec:(.*)$')
 end
 
 local function rmw_replay(key, fingerprint)

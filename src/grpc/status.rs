@@ -17,6 +17,9 @@ pub const DOMAIN: &str = "rmw.v1";
 /// How long a caller should wait before retrying an UNAVAILABLE request.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 
+/// How long a caller refused a watch should wait before asking again.
+const WATCH_RETRY_DELAY: Duration = Duration::from_secs(1);
+
 impl From<Error> for Status {
     fn from(error: Error) -> Self {
         let reason = error.reason();
@@ -52,6 +55,35 @@ impl From<Error> for Status {
                     "redis is out of memory; nothing was written".to_owned(),
                 )
             }
+            Error::TooManyWatches(open) => {
+                details.set_retry_info(Some(WATCH_RETRY_DELAY));
+                (
+                    Code::ResourceExhausted,
+                    format!("{open} watches are open (--max-watches); retry later"),
+                )
+            }
+            Error::WatchBehind(last) => {
+                details.set_error_info(
+                    error.reason(),
+                    DOMAIN,
+                    HashMap::from([("last_id".to_owned(), last.clone())]),
+                );
+                (
+                    Code::Aborted,
+                    format!("the watcher read too slowly; resume after {last}"),
+                )
+            }
+            Error::ShuttingDown => {
+                details.set_retry_info(Some(RETRY_DELAY));
+                (
+                    Code::Unavailable,
+                    "the service is shutting down; resume the watch elsewhere".to_owned(),
+                )
+            }
+            Error::JournalOff(tag) => (
+                Code::FailedPrecondition,
+                format!("the change journal of tag {tag} is off: EnableJournal turns it on"),
+            ),
             Error::Internal { context, detail } => {
                 tracing::error!(context, detail, "internal error");
                 (Code::Internal, "internal error".to_owned())

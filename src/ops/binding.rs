@@ -239,6 +239,7 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<sequences::NextIds>(),
         of::<sequences::ReturnIds>(),
         of::<streams::ReadPage>(),
+        of::<streams::ReadAfter>(),
         of::<sweep::DueAdd>(),
         of::<sweep::DueTake>(),
         of::<values::CompareAndSwap>(),
@@ -247,6 +248,7 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<records::DeleteRecord>(),
         of::<records::GetRecord>(),
         of::<records::PutRecord>(),
+        of::<records::SetJournal>(),
     ]
 }
 

@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use super::types::{
     Id, Key, Tag,
-    kind::{Account, Book, Counter, Order, Product, Sequence, Store, Transfer},
+    kind::{Account, Book, Counter, Order, Product, RecordTag, Sequence, Store, Transfer},
 };
 use crate::redis::slot::hash_tag;
 
@@ -67,6 +67,26 @@ impl Keyspace {
             None => ("key", record_key),
         };
         format!("{}:rev:{kind}:{{{anchor}}}", self.prefix)
+    }
+
+    /// The change journal of the records of `tag`: `<p>:jrn:tag:{<tag>}`, a
+    /// stream that exists only while the journal is on.
+    #[must_use]
+    pub fn journal(&self, tag: &Id<RecordTag>) -> String {
+        format!("{}:jrn:tag:{{{tag}}}", self.prefix)
+    }
+
+    /// The change journal a write of `record_key` appends to when it is on:
+    /// its tag's, or for an untagged key `<p>:jrn:key:{<record key>}`,
+    /// which no one can turn on (a journal is a tag's), in the record's
+    /// slot as a script's keys must be.
+    #[must_use]
+    pub fn record_journal(&self, record_key: &str) -> String {
+        let (kind, anchor) = match hash_tag(record_key) {
+            Some(tag) => ("tag", tag),
+            None => ("key", record_key),
+        };
+        format!("{}:jrn:{kind}:{{{anchor}}}", self.prefix)
     }
 
     /// A versioned record: `<p>:rec:<key>`.

@@ -11,7 +11,7 @@ mod records;
 pub mod retention;
 mod sequences;
 mod status;
-mod streams;
+pub mod streams;
 mod sweep;
 pub mod types;
 mod values;
@@ -36,12 +36,13 @@ pub use ledger::{
 };
 pub use limits::Limits;
 pub use records::{
-    DeleteOutcome, DeleteRecord, GetRecord, Mismatch, PutOutcome, PutRecord, Versioned,
+    DeleteOutcome, DeleteRecord, GetRecord, Mismatch, PutOutcome, PutRecord, RecordChange,
+    SetJournal, Versioned,
 };
 pub use retention::Retention;
 pub use sequences::{GetSequence, NextIds, Rejection, ReturnIds, Returned, SequenceState};
 pub use status::{NodeScript, ScriptReport};
-pub use streams::Page;
+pub use streams::{After, Following, Page, ReadAfter, StreamId};
 pub use sweep::sweep_holds;
 pub use values::{
     CasOutcome, CompareAndSwap, Condition, ConditionalUpdate, GetValue, Operator, UpdateOutcome,
@@ -66,6 +67,8 @@ pub struct Context {
     pub ledger_retention: Retention,
     /// Which entries the stock movements streams keep.
     pub movements_retention: Retention,
+    /// Which entries the records' change journals keep.
+    pub journal_retention: Retention,
     /// Seconds added to Redis's clock when telling days apart and when
     /// holds expire: 0 but in tests.
     pub clock_skew_secs: i64,

@@ -3,11 +3,12 @@
 use super::{
     Context,
     binding::{Layout, Operation, Record},
-    types::{Key, RequestId},
+    types::{Id, Key, RequestId, kind::RecordTag},
 };
 use crate::{
     error::Error,
-    redis::{Call, Reply, Script},
+    ops::streams::Entry,
+    redis::{Call, Reply, Script, field},
 };
 
 /// Reads a record.
@@ -82,7 +83,7 @@ pub enum DeleteOutcome {
 /// The record, as every records script names it.
 const RECORD: &[&str] = &["the record"];
 /// The keys of `records_put` and `records_delete`.
-const WRITE_KEYS: &[&str] = &["the record", "the revision"];
+const WRITE_KEYS: &[&str] = &["the record", "the revision", "the change journal"];
 
 impl Operation for GetRecord {
     const SCRIPT: Script = Script::RecordsGet;
@@ -106,7 +107,14 @@ impl Operation for GetRecord {
 
 impl Operation for PutRecord {
     const SCRIPT: Script = Script::RecordsPut;
-    const LAYOUT: Layout = Layout::write(WRITE_KEYS, &["the expected version", "the value"]);
+    const LAYOUT: Layout = Layout::write(
+        WRITE_KEYS,
+        &[
+            "the journal's retention",
+            "the expected version",
+            "the value",
+        ],
+    );
     type Outcome = PutOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -133,7 +141,10 @@ impl Operation for PutRecord {
 
 impl Operation for DeleteRecord {
     const SCRIPT: Script = Script::RecordsDelete;
-    const LAYOUT: Layout = Layout::write(WRITE_KEYS, &["the expected version"]);
+    const LAYOUT: Layout = Layout::write(
+        WRITE_KEYS,
+        &["the journal's retention", "the expected version"],
+    );
     type Outcome = DeleteOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -161,12 +172,84 @@ fn write_record(cx: &Context, key: &Key, request_id: Option<&RequestId>) -> Reco
     Record::of_key(&cx.keys, &cx.keys.record(key), request_id)
 }
 
-/// The keys `records_put` and `records_delete` take: the record, its
-/// revision.
+/// The keys and settings `records_put` and `records_delete` start with:
+/// the record, its revision, its tag's journal, the journal's retention.
 fn write_keys(cx: &Context, key: &Key, call: Call) -> Call {
     let record = cx.keys.record(key);
     let revision = cx.keys.revision(&record);
-    call.key(record).key(revision)
+    let journal = cx.keys.record_journal(&record);
+    call.key(record)
+        .key(revision)
+        .key(journal)
+        .setting(cx.journal_retention.to_string())
+}
+
+/// A put or a delete of a record, as its tag's journal has it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecordChange {
+    /// Its id in the journal.
+    pub id: String,
+    /// A put (true) or a delete.
+    pub put: bool,
+    /// The record's key.
+    pub key: String,
+    /// The version written or deleted.
+    pub version: u64,
+    /// The value written (empty for a delete).
+    pub value: Vec<u8>,
+    /// When, by Redis's clock.
+    pub time: std::time::SystemTime,
+}
+
+impl RecordChange {
+    /// The change a journal entry records.
+    pub(crate) fn read(entry: &Entry, id: String) -> Result<Self, Error> {
+        let put = match entry.text(field::KIND)?.as_str() {
+            "put" => true,
+            "delete" => false,
+            _ => return Err(Error::internal("streams", "unknown record change kind")),
+        };
+        Ok(Self {
+            id,
+            put,
+            key: entry.text(field::KEY)?,
+            version: u64::try_from(entry.int(field::VERSION)?)
+                .map_err(|_| Error::internal("streams", "negative record version"))?,
+            value: entry.bytes(field::VALUE).unwrap_or_default().to_vec(),
+            time: entry.time()?,
+        })
+    }
+}
+
+/// Turns a tag's change journal on or off.
+#[derive(Clone, Debug)]
+pub struct SetJournal {
+    /// The records' hash tag.
+    pub tag: Id<RecordTag>,
+    /// On (true) or off.
+    pub on: bool,
+}
+
+impl Operation for SetJournal {
+    const SCRIPT: Script = Script::RecordsJournal;
+    // Not idempotent by request id, and needs not be: turning a journal on
+    // (off) twice leaves it on (off), and the second says it changed
+    // nothing.
+    const LAYOUT: Layout = Layout::read(&["the journal"], &["'on' or 'off'"]);
+    /// Whether it changed anything.
+    type Outcome = bool;
+
+    fn build(&self, cx: &Context, call: Call) -> Call {
+        call.key(cx.keys.journal(&self.tag))
+            .arg(if self.on { "on" } else { "off" })
+    }
+
+    fn decode(&self, reply: &Reply) -> Result<bool, Error> {
+        if reply.tag()? != "journal" {
+            return Err(reply.unexpected());
+        }
+        Ok(reply.int(1)? == 1)
+    }
 }
 
 fn mismatch(reply: &Reply, expected: u64) -> Result<Mismatch, Error> {

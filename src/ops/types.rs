@@ -103,6 +103,8 @@ pub mod kind {
         Sequence,
         /// A request's idempotency key.
         Request,
+        /// A hash tag of records (RecordsService's journals).
+        RecordTag,
     }
 }
 

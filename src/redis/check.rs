@@ -15,7 +15,7 @@ impl Redis {
     /// ready to serve.
     pub async fn check_scripts(&self, deadline: Deadline) -> Result<(), Error> {
         match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
+            Backend::Standalone { pool, node, .. } => {
                 let mut lease = pool.patient_lease(deadline).await?;
                 let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
                 let conn = lease.conn();

@@ -21,7 +21,7 @@ impl Redis {
     pub(super) async fn eval_once(&self, call: &Call, deadline: Deadline) -> Result<Reply, Error> {
         let script = call.script();
         let value = match &self.inner.backend {
-            Backend::Standalone { pool, node } => {
+            Backend::Standalone { pool, node, .. } => {
                 let mut lease = pool.lease(deadline).await?;
                 let left = deadline.remaining().ok_or(Error::DeadlineExceeded)?;
                 let conn = lease.conn();

@@ -25,7 +25,12 @@ impl ErrorCounts {
             Error::OutOfMemory(_) => &self.out_of_memory,
             Error::Internal { .. } => &self.internal,
             // Not Redis's failures: the request's own.
-            Error::InvalidArgument(_) | Error::RequestIdReused => return,
+            Error::InvalidArgument(_)
+            | Error::RequestIdReused
+            | Error::TooManyWatches(_)
+            | Error::WatchBehind(_)
+            | Error::ShuttingDown
+            | Error::JournalOff(_) => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

@@ -1,4 +1,4 @@
-//! The fields of the movements and audit streams, by code: one table,
+//! The fields of the movements, audit and record change streams, by code: one table,
 //! read here by the service and handed to every script as the Lua table
 //! `F` (`F.kind` is `'k'`), so that writer and reader cannot disagree.
 
@@ -18,7 +18,8 @@ macro_rules! fields {
 fields! {
     /// What made the entry (`set`, `restock`, `deduct`, `cancel`, `hold`,
     /// `commit`, `release`, `expire`;
-    /// `credit`, `debit`, `transfer`).
+    /// `credit`, `debit`, `transfer`, `hold`, `post`, `void`, `expire`;
+    /// `put`, `delete`).
     KIND, kind = "k";
     /// A per-product or per-account stream's copy: the entry's id in the
     /// main stream.
@@ -57,6 +58,12 @@ fields! {
     DESCRIPTION, description = "s";
     /// Entries: the request id ('' for none).
     REQUEST_ID, request_id = "q";
+    /// Record changes: the record's key.
+    KEY, key = "key";
+    /// Record changes: the version written or deleted.
+    VERSION, version = "ver";
+    /// Record changes: the value written (absent for a delete).
+    VALUE, value = "val";
 }
 
 /// Every code, for the check that scripts write none by hand.
@@ -81,6 +88,9 @@ const CODES: &[&str] = &[
     REFERENCE,
     DESCRIPTION,
     REQUEST_ID,
+    KEY,
+    VERSION,
+    VALUE,
 ];
 
 #[cfg(test)]
@@ -129,6 +139,13 @@ mod tests {
     #[test]
     fn lua_table() {
         assert!(super::LUA.starts_with("local F = {kind = 'k', id = 'id', "));
-        assert!(super::LUA.ends_with("request_id = 'q', }"));
+        assert!(super::LUA.ends_with("value = 'val', }"));
+        for code in super::CODES {
+            assert_eq!(
+                super::LUA.matches(&format!(" = '{code}',")).count(),
+                1,
+                "{code}"
+            );
+        }
     }
 }

@@ -17,11 +17,13 @@
 //! every node), `failure` (how a failed call reads), `link` (where a
 //! command goes), `metrics` (what Prometheus reads), `pool` (standalone),
 //! and `scripts` (with `field`, the stream field codes they write), `call`,
-//! `reply`.
+//! `reply`; `doorbell`, the one blocking command (a watch waiting for a
+//! stream), on connections of its own.
 
 mod call;
 mod check;
 mod cluster;
+mod doorbell;
 mod eval;
 mod failure;
 pub mod field;
@@ -39,6 +41,7 @@ use redis::{
 };
 
 pub use call::Call;
+pub use doorbell::Doorbell;
 pub use pool::{PoolMode, PoolStatistics};
 pub use reply::Reply;
 pub use scripts::{NodeScript, Script, ScriptStates};
@@ -115,6 +118,8 @@ enum Backend {
         pool: StandalonePool,
         /// The node's address, as reported by admin and health.
         node: String,
+        /// How to reach it, for connections of their own (doorbells).
+        info: Box<ConnectionInfo>,
     },
     Cluster(Box<ClusterPool>),
 }
@@ -135,12 +140,20 @@ impl Redis {
             };
             let info = connection_info(url, config.certificates.as_ref())?;
             let node = info.addr().to_string();
-            let pool =
-                StandalonePool::new(info, config.pool_size, config.pool_wait, config.pool_mode)?;
+            let pool = StandalonePool::new(
+                info.clone(),
+                config.pool_size,
+                config.pool_wait,
+                config.pool_mode,
+            )?;
             // The one node is known from the start; a cluster's primaries
             // are added by the checks that find them.
             states.add(&node);
-            Backend::Standalone { pool, node }
+            Backend::Standalone {
+                pool,
+                node,
+                info: Box::new(info),
+            }
         };
         Ok(Self {
             inner: Arc::new(Inner {

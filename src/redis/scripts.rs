@@ -103,6 +103,8 @@ scripts! {
     SequencesReturn = "sequences_return",
     /// A page of a stream, newest first.
     StreamsPage = "streams_page",
+    /// A stream's entries after a position, oldest first (the watches).
+    StreamsAfter = "streams_after",
     /// Compare-and-swap of one value.
     ValuesCas = "values_cas",
     /// N conditions, then M writes.
@@ -115,6 +117,8 @@ scripts! {
     RecordsGet = "records_get",
     /// Versioned write.
     RecordsPut = "records_put",
+    /// A tag's change journal turned on or off.
+    RecordsJournal = "records_journal",
 }
 
 const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");

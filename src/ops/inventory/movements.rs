@@ -4,7 +4,7 @@ use super::{Movement, MovementKind, MovementsQuery};
 use crate::{
     deadline::Deadline,
     error::Error,
-    ops::{Context, Page, Replied, binding::Execute},
+    ops::{Context, Page, Replied, binding::Execute, streams::Entry},
     redis::field,
 };
 
@@ -26,33 +26,39 @@ impl Execute for MovementsQuery {
             self.page_token.as_deref(),
             self.page_size,
             deadline,
-            |entry, id| {
-                let kind = match entry.text(field::KIND)?.as_str() {
-                    "set" => MovementKind::Set,
-                    "restock" => MovementKind::Restock,
-                    "deduct" => MovementKind::Deduct,
-                    "cancel" => MovementKind::Cancel,
-                    "hold" => MovementKind::Hold,
-                    "commit" => MovementKind::Commit,
-                    "release" => MovementKind::Release,
-                    "expire" => MovementKind::Expire,
-                    _ => return Err(Error::internal("streams_page", "unknown movement kind")),
-                };
-                Ok(Movement {
-                    id,
-                    kind,
-                    product: entry.text(field::PRODUCT)?,
-                    delta: entry.int(field::DELTA)?,
-                    before: entry.int(field::BEFORE)?,
-                    after: entry.int(field::AFTER)?,
-                    order_id: entry.text(field::ORDER)?,
-                    time: entry.time()?,
-                    // Movements written before holds existed have neither.
-                    held_delta: entry.opt_int(field::HELD_DELTA)?.unwrap_or(0),
-                    held: entry.opt_int(field::HELD)?.unwrap_or(0),
-                })
-            },
+            Movement::read,
         )
         .await
+    }
+}
+
+impl Movement {
+    /// The movement a stream entry records, `id` its id in the store's
+    /// journal.
+    pub(crate) fn read(entry: &Entry, id: String) -> Result<Self, Error> {
+        let kind = match entry.text(field::KIND)?.as_str() {
+            "set" => MovementKind::Set,
+            "restock" => MovementKind::Restock,
+            "deduct" => MovementKind::Deduct,
+            "cancel" => MovementKind::Cancel,
+            "hold" => MovementKind::Hold,
+            "commit" => MovementKind::Commit,
+            "release" => MovementKind::Release,
+            "expire" => MovementKind::Expire,
+            _ => return Err(Error::internal("streams", "unknown movement kind")),
+        };
+        Ok(Movement {
+            id,
+            kind,
+            product: entry.text(field::PRODUCT)?,
+            delta: entry.int(field::DELTA)?,
+            before: entry.int(field::BEFORE)?,
+            after: entry.int(field::AFTER)?,
+            order_id: entry.text(field::ORDER)?,
+            time: entry.time()?,
+            // Movements written before holds existed have neither.
+            held_delta: entry.opt_int(field::HELD_DELTA)?.unwrap_or(0),
+            held: entry.opt_int(field::HELD)?.unwrap_or(0),
+        })
     }
 }

@@ -7,6 +7,7 @@ use crate::{
     ops::{
         Context, Page, Replied,
         binding::{Execute, Layout, Operation},
+        streams,
     },
     redis::{Call, Reply, Script, field},
 };
@@ -77,35 +78,41 @@ impl Execute for EntriesQuery {
             self.page_token.as_deref(),
             self.page_size,
             deadline,
-            |entry, id| {
-                let kind = match entry.text(field::KIND)?.as_str() {
-                    "credit" => EntryKind::Credit,
-                    "debit" => EntryKind::Debit,
-                    "transfer" => EntryKind::Transfer,
-                    "hold" => EntryKind::Hold,
-                    "post" => EntryKind::Post,
-                    "void" => EntryKind::Void,
-                    "expire" => EntryKind::Expire,
-                    _ => return Err(Error::internal("streams_page", "unknown entry kind")),
-                };
-                Ok(Entry {
-                    id,
-                    kind,
-                    from: entry.text(field::FROM)?,
-                    to: entry.text(field::TO)?,
-                    amount: entry.int(field::AMOUNT)?,
-                    from_balance: (
-                        entry.int(field::FROM_BEFORE)?,
-                        entry.int(field::FROM_AFTER)?,
-                    ),
-                    to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
-                    reference: entry.text(field::REFERENCE)?,
-                    description: entry.text(field::DESCRIPTION)?,
-                    request_id: entry.text(field::REQUEST_ID)?,
-                    time: entry.time()?,
-                })
-            },
+            Entry::read,
         )
         .await
+    }
+}
+
+impl Entry {
+    /// The ledger entry a stream entry records, `id` its id in the book's
+    /// journal.
+    pub(crate) fn read(entry: &streams::Entry, id: String) -> Result<Self, Error> {
+        let kind = match entry.text(field::KIND)?.as_str() {
+            "credit" => EntryKind::Credit,
+            "debit" => EntryKind::Debit,
+            "transfer" => EntryKind::Transfer,
+            "hold" => EntryKind::Hold,
+            "post" => EntryKind::Post,
+            "void" => EntryKind::Void,
+            "expire" => EntryKind::Expire,
+            _ => return Err(Error::internal("streams", "unknown entry kind")),
+        };
+        Ok(Entry {
+            id,
+            kind,
+            from: entry.text(field::FROM)?,
+            to: entry.text(field::TO)?,
+            amount: entry.int(field::AMOUNT)?,
+            from_balance: (
+                entry.int(field::FROM_BEFORE)?,
+                entry.int(field::FROM_AFTER)?,
+            ),
+            to_balance: (entry.int(field::TO_BEFORE)?, entry.int(field::TO_AFTER)?),
+            reference: entry.text(field::REFERENCE)?,
+            description: entry.text(field::DESCRIPTION)?,
+            request_id: entry.text(field::REQUEST_ID)?,
+            time: entry.time()?,
+        })
     }
 }

@@ -32,6 +32,18 @@ impl NodeLinks {
         if let Some(link) = self.lock().get(node) {
             return Ok(link.clone());
         }
+        let link = self.open(node, CONNECT_TIMEOUT).await?;
+        self.lock().insert(node.to_owned(), link.clone());
+        Ok(link)
+    }
+
+    /// A new connection to `node`, kept by no one but the caller, whose
+    /// commands may take `response_timeout` (a blocking read's).
+    pub async fn open(
+        &self,
+        node: &str,
+        response_timeout: std::time::Duration,
+    ) -> RedisResult<MultiplexedConnection> {
         let (host, port) = address(node)?;
         let addr = match self.seed.addr().clone() {
             ConnectionAddr::TcpTls {
@@ -48,12 +60,10 @@ impl NodeLinks {
         };
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(CONNECT_TIMEOUT));
-        let link = Client::open(self.seed.clone().set_addr(addr))?
+            .set_response_timeout(Some(response_timeout));
+        Client::open(self.seed.clone().set_addr(addr))?
             .get_multiplexed_async_connection_with_config(&config)
-            .await?;
-        self.lock().insert(node.to_owned(), link.clone());
-        Ok(link)
+            .await
     }
 
     /// Forgets the connection to `node`, which failed.
