@@ -23,6 +23,7 @@ use crate::{
     ops::Context,
     redis::{Redis, RedisConfig},
     telemetry::{self, metrics::Metrics},
+    watch::Watches,
 };
 
 /// The sockets the service serves on.
@@ -108,10 +109,19 @@ pub async fn serve(
     config.validate().map_err(anyhow::Error::msg)?;
     let cx = context(config)?;
     let redis = cx.redis.clone();
-    let metrics = Metrics::new(redis.collector());
+    let life = Lifecycle::new();
+    // Every watch ends (UNAVAILABLE: resume elsewhere) as shutdown begins,
+    // so that none holds the drain up.
+    let watches = Watches::new(
+        cx.clone(),
+        config.server.max_watches as usize,
+        life.stopping.clone(),
+    );
+    let metrics = Metrics::new(redis.collector(), &watches.metrics());
 
     let mut routes = RoutesBuilder::default();
-    let services = grpc::add_api(&mut routes, &cx, config.server.max_message_bytes as usize);
+    let limit = config.server.max_message_bytes as usize;
+    let services = grpc::add_api(&mut routes, &cx, &watches, limit);
     let advertised: Vec<&'static str> = services
         .iter()
         .copied()
@@ -126,24 +136,7 @@ pub async fn serve(
     let reporter = tonic_health::server::HealthReporter::new();
     let health = Health::new(reporter.clone(), services);
     health.starting().await;
-    let life = Lifecycle::new();
-    let checks = health.clone().watch(
-        redis.clone(),
-        config.health.health_interval,
-        life.stopping.clone(),
-    );
-    life.spawn("health checks", async move {
-        checks.await;
-        anyhow::Ok(())
-    });
-    life.spawn(
-        "hold sweep",
-        sweep(
-            cx.clone(),
-            config.redis.hold_sweep_interval,
-            life.stopping.clone(),
-        ),
-    );
+    background(&life, &health, &cx, config);
     let health_service =
         || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
     routes.add_service(health_service());
@@ -214,6 +207,27 @@ pub async fn serve(
     result.and(joined)
 }
 
+/// Starts the background work: health checks and the hold sweep.
+fn background(life: &Lifecycle, health: &Health, cx: &Context, config: &Config) {
+    let checks = health.clone().watch(
+        cx.redis.clone(),
+        config.health.health_interval,
+        life.stopping.clone(),
+    );
+    life.spawn("health checks", async move {
+        checks.await;
+        anyhow::Ok(())
+    });
+    life.spawn(
+        "hold sweep",
+        sweep(
+            cx.clone(),
+            config.redis.hold_sweep_interval,
+            life.stopping.clone(),
+        ),
+    );
+}
+
 /// Ends due holds of stores nobody touches, every `interval`, until
 /// `stopping`. A failed sweep is logged and the next one tries again: the
 /// sweep only makes expiries show sooner (`ops::sweep_holds`), and Redis
@@ -261,6 +275,7 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         cluster: settings.is_cluster(),
         ledger_retention: settings.ledger_retention,
         movements_retention: settings.movements_retention,
+        journal_retention: settings.record_journal_retention,
         clock_skew_secs: settings.clock_skew_secs,
         limits: config.limits,
     })

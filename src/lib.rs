@@ -17,3 +17,4 @@ pub mod ops;
 pub mod proto;
 pub mod redis;
 pub mod telemetry;
+pub mod watch;

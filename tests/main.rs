@@ -42,3 +42,4 @@ mod security;
 mod sequences;
 mod shutdown;
 mod values;
+mod watch;

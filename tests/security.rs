@@ -335,6 +335,41 @@ async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedC
         })
         .await
         .unwrap();
+    // A journaled tag and a watch of it: XINFO, XRANGE, XGROUP and the
+    // doorbell's XREAD.
+    let mut records = service.records();
+    records
+        .enable_journal(rmw::proto::v1::EnableJournalRequest { tag: "t".into() })
+        .await
+        .unwrap();
+    let mut watch = records
+        .watch_records(rmw::proto::v1::WatchRecordsRequest {
+            tag: "t".into(),
+            from_id: String::new(),
+            start: rmw::proto::v1::WatchStart::Now.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    records
+        .put_record(PutRecordRequest {
+            key: "x{t}".into(),
+            value: b"v".to_vec(),
+            expected_version: 0,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let change = tokio::time::timeout(std::time::Duration::from_secs(20), watch.message())
+        .await
+        .expect("a change in time")
+        .unwrap()
+        .unwrap();
+    assert!(change.event.is_some());
+    records
+        .disable_journal(rmw::proto::v1::DisableJournalRequest { tag: "t".into() })
+        .await
+        .unwrap();
     let mut inventory = service.inventory();
     inventory
         .set_stock(SetStockRequest {

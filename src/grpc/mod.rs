@@ -13,6 +13,7 @@ mod records;
 mod sequences;
 pub mod status;
 mod values;
+mod watch;
 
 use std::time::{Duration, SystemTime};
 
@@ -39,6 +40,7 @@ use crate::{
             values_service_server::ValuesServiceServer,
         },
     },
+    watch::Watches,
 };
 
 /// The handlers of every data service: each validates its request into an
@@ -46,6 +48,7 @@ use crate::{
 #[derive(Clone)]
 pub struct Api {
     cx: Context,
+    watches: Watches,
 }
 
 /// A request message of the API: the operation it asks for and how what
@@ -64,9 +67,12 @@ pub trait Rpc: Sized + Send + 'static {
 }
 
 /// Implements a service on [`Api`]: every method is [`Api::serve`] of its
-/// request, whose [`Rpc`] impl says the rest.
+/// request, whose [`Rpc`] impl says the rest; every streaming method (a
+/// watch) is [`Api::watch`] of its request, whose [`watch::Watch`] impl
+/// does.
 macro_rules! serve {
-    ($service:path { $($method:ident($request:ident);)* }) => {
+    ($service:path { $($method:ident($request:ident);)* }
+     $(streams { $($smethod:ident($srequest:ident) -> $stype:ident;)* })?) => {
         #[tonic::async_trait]
         impl $service for $crate::grpc::Api {
             $(
@@ -80,16 +86,28 @@ macro_rules! serve {
                     self.serve(request).await
                 }
             )*
+            $($(
+                type $stype = $crate::grpc::watch::EventStream<
+                    <$crate::proto::v1::$srequest as $crate::grpc::watch::Watch>::Reply,
+                >;
+
+                async fn $smethod(
+                    &self,
+                    request: tonic::Request<$crate::proto::v1::$srequest>,
+                ) -> Result<tonic::Response<Self::$stype>, tonic::Status> {
+                    self.watch(request).await
+                }
+            )*)?
         }
     };
 }
 use serve;
 
 impl Api {
-    /// Handlers over `cx`.
+    /// Handlers over `cx`, their watches `watches`.
     #[must_use]
-    pub fn new(cx: Context) -> Self {
-        Self { cx }
+    pub fn new(cx: Context, watches: Watches) -> Self {
+        Self { cx, watches }
     }
 
     /// Every RPC's one path: its deadline, its parse, its run, its reply.
@@ -107,10 +125,11 @@ impl Api {
 pub fn add_api(
     routes: &mut RoutesBuilder,
     cx: &Context,
+    watches: &Watches,
     max_message_bytes: usize,
 ) -> Vec<&'static str> {
     let limit = max_message_bytes;
-    let api = Api::new(cx.clone());
+    let api = Api::new(cx.clone(), watches.clone());
     routes
         .add_service(ValuesServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(RecordsServiceServer::new(api.clone()).max_decoding_message_size(limit))

@@ -5,7 +5,7 @@ use crate::{
     error::Error,
     ops::{
         DeleteOutcome, DeleteRecord, GetRecord, Limits, Mismatch, PutOutcome, PutRecord, Replied,
-        Versioned,
+        SetJournal, Versioned,
         types::{self, Id, Key, MAX_SAFE_INTEGER},
     },
     proto::v1::{
@@ -19,7 +19,44 @@ serve! {
     get_record(GetRecordRequest);
     put_record(PutRecordRequest);
     delete_record(DeleteRecordRequest);
+    enable_journal(EnableJournalRequest);
+    disable_journal(DisableJournalRequest);
   }
+  streams {
+    watch_records(WatchRecordsRequest) -> WatchRecordsStream;
+  }
+}
+
+impl Rpc for pb::EnableJournalRequest {
+    type Op = SetJournal;
+    type Reply = pb::EnableJournalResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<SetJournal, Error> {
+        let tag = one("tag", Id::parse(&self.tag))?;
+        Ok(SetJournal { tag, on: true })
+    }
+
+    fn reply(replied: Replied<bool>) -> pb::EnableJournalResponse {
+        pb::EnableJournalResponse {
+            enabled: replied.outcome,
+        }
+    }
+}
+
+impl Rpc for pb::DisableJournalRequest {
+    type Op = SetJournal;
+    type Reply = pb::DisableJournalResponse;
+
+    fn parse(self, _limits: &Limits) -> Result<SetJournal, Error> {
+        let tag = one("tag", Id::parse(&self.tag))?;
+        Ok(SetJournal { tag, on: false })
+    }
+
+    fn reply(replied: Replied<bool>) -> pb::DisableJournalResponse {
+        pb::DisableJournalResponse {
+            disabled: replied.outcome,
+        }
+    }
 }
 
 impl Rpc for pb::GetRecordRequest {

@@ -59,7 +59,7 @@ impl Metrics {
     /// The metrics of a service, with `redis` collecting Redis's side at
     /// each scrape.
     #[must_use]
-    pub fn new(redis: Box<dyn Collector>) -> Arc<Self> {
+    pub fn new(redis: Box<dyn Collector>, watches: &crate::watch::WatchMetrics) -> Arc<Self> {
         let mut registry = Registry::with_prefix("rmw");
         let requests = Family::<RpcLabels, Counter>::default();
         registry.register(
@@ -83,6 +83,7 @@ impl Metrics {
             in_flight.clone(),
         );
         registry.register_collector(redis);
+        watches.register(&mut registry);
         Arc::new(Self {
             registry,
             requests,

@@ -36,6 +36,9 @@ serve! {
     get_hold(GetHoldRequest);
     list_holds(ListHoldsRequest);
   }
+  streams {
+    watch_movements(WatchMovementsRequest) -> WatchMovementsStream;
+  }
 }
 
 impl Rpc for pb::SetStockRequest {
@@ -335,7 +338,7 @@ fn change(change: StockChange) -> pb::StockChange {
     }
 }
 
-fn movement(m: Movement) -> pb::Movement {
+pub(super) fn movement(m: Movement) -> pb::Movement {
     let kind = match m.kind {
         MovementKind::Set => movement::Kind::Set,
         MovementKind::Restock => movement::Kind::Restock,

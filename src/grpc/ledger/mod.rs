@@ -30,6 +30,9 @@ serve! {
     void_hold(VoidHoldRequest);
     get_funds_hold(GetFundsHoldRequest);
   }
+  streams {
+    watch_entries(WatchEntriesRequest) -> WatchEntriesStream;
+  }
 }
 
 /// Credit and Debit take the same fields.
@@ -252,7 +255,7 @@ impl Rpc for pb::ListEntriesRequest {
     }
 }
 
-fn entry(e: Entry) -> pb::Entry {
+pub(super) fn entry(e: Entry) -> pb::Entry {
     let kind = match e.kind {
         EntryKind::Credit => entry::Kind::Credit,
         EntryKind::Debit => entry::Kind::Debit,
