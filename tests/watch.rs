@@ -637,3 +637,96 @@ async fn refuses_malformed_watches() {
             .is_err()
     );
 }
+
+/// A watcher reading one movement per 10 ms while a writer makes 3,000 as
+/// fast as it can is ended with ABORTED (WATCH_BEHIND, naming the last id
+/// it was sent in `last_id`) once the service's bounded buffers for it are
+/// full; what it received is in order, and resuming after its last id
+/// gets the rest: together, the journal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watcher_that_reads_too_slowly_is_dropped_and_resumes() {
+    let env = Env::start().await;
+    let mut c = env.service.inventory();
+    // A client whose stream window is HTTP/2's initial one (not hyper's
+    // 2 MiB), so that the service's buffers fill, not the client's; its
+    // connection window large, since h2 budgets the small DATA frames a
+    // client holds unread by it (and ends the connection with
+    // ENHANCE_YOUR_CALM past that budget).
+    let small = Channel::from_shared(format!("http://{}", env.service.addr))
+        .unwrap()
+        .initial_stream_window_size(Some(65_535))
+        .initial_connection_window_size(Some(8 << 20))
+        .connect()
+        .await
+        .unwrap();
+    let mut slow = watch(&mut InventoryServiceClient::new(small), "", WatchStart::Now).await;
+    let writer = {
+        let mut c = c.clone();
+        tokio::spawn(async move {
+            for _ in 0..3000 {
+                restock(&mut c, "a", 1).await;
+            }
+        })
+    };
+    let mut received: Vec<Movement> = Vec::new();
+    let status = loop {
+        match timeout(PATIENCE, slow.message()).await.expect("in time") {
+            Ok(Some(message)) => match message.event.unwrap() {
+                watched::Event::Movement(m) => received.push(m),
+                other @ watched::Event::Trimmed(_) => panic!("{other:?}"),
+            },
+            Ok(None) => panic!("the stream ended without a status"),
+            Err(status) => break status,
+        }
+        if !writer.is_finished() {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    writer.await.unwrap();
+    assert_error(&status, Code::Aborted, "WATCH_BEHIND");
+    let last = received.last().map(|m| m.id.clone()).unwrap();
+    let info = tonic_types::StatusExt::get_error_details(&status);
+    assert_eq!(info.error_info().unwrap().metadata["last_id"], last);
+    assert!(received.len() < 3000, "dropped before the end");
+    let mut resumed = watch(&mut c, &last, WatchStart::Unspecified).await;
+    while received.len() < 3000 {
+        received.push(next_movement(&mut resumed).await);
+    }
+    assert_eq!(received, journal(&mut c).await);
+    let metrics = crate::common::scrape(env.service.metrics_addr).await;
+    assert_eq!(
+        crate::common::sample(&metrics, "rmw_watch_behind_total"),
+        Some(1.0)
+    );
+}
+
+/// The watch metrics: a watch open, its reader, events sent, lag; and
+/// none once it ends.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn watches_are_counted() {
+    let env = Env::start().await;
+    let mut c = env.service.inventory();
+    let mut stream = watch(&mut c, "", WatchStart::Now).await;
+    restock(&mut c, "a", 1).await;
+    next_movement(&mut stream).await;
+    let metrics = crate::common::scrape(env.service.metrics_addr).await;
+    let sample = |name: &str| crate::common::sample(&metrics, name);
+    assert_eq!(sample("rmw_watch_active"), Some(1.0));
+    assert_eq!(sample("rmw_watch_readers"), Some(1.0));
+    assert_eq!(sample("rmw_watch_events_sent_total"), Some(1.0));
+    assert_eq!(sample("rmw_watch_lag_seconds_count"), Some(1.0));
+    drop(stream);
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    loop {
+        let metrics = crate::common::scrape(env.service.metrics_addr).await;
+        let sample = |name: &str| crate::common::sample(&metrics, name);
+        if sample("rmw_watch_active") == Some(0.0) && sample("rmw_watch_readers") == Some(0.0) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the ended watch is still counted"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -59,7 +59,7 @@ impl WatchMetrics {
         );
         registry.register(
             "watch_lag_seconds",
-            "From an entry's addition (Redis's clock) to its hand-over to a following watch",
+            "From an entry's addition (Redis's clock) to its hand-over to a watch",
             self.lag.clone(),
         );
     }

@@ -98,7 +98,8 @@ type Filter<T> = Box<dyn Fn(&T) -> bool + Send + Sync>;
 struct Session<J: Journal> {
     hub: Arc<Hub<J>>,
     stream: String,
-    /// The last id sent (or skipped by the filter), or the start.
+    /// The last id sent (or passed over by the filter), or the start: a
+    /// caller told WATCH_BEHIND resumes after it.
     position: StreamId,
     /// Say nothing of what the stream no longer keeps, on the first read
     /// only (a watch from the oldest kept).
@@ -166,10 +167,10 @@ impl<J: Journal> Session<J> {
             let id = StreamId::parse(&entry.id)
                 .ok_or_else(|| Error::internal("watch", format!("bad stream id {:?}", entry.id)))?;
             let item = J::read(entry, entry.id.clone())?;
-            self.position = id;
             if (self.keep)(&item) {
-                self.send(Event::Item(item), live).await?;
+                self.send_item(id, item, live).await?;
             }
+            self.position = id;
         }
         Ok(read.entries.len() < BATCH)
     }
@@ -206,11 +207,10 @@ impl<J: Journal> Session<J> {
                 if *id <= self.position {
                     continue;
                 }
-                self.position = *id;
                 if (self.keep)(item) {
-                    shared.metrics.lag.observe(lag(*id));
-                    self.send(Event::Item(item.clone()), Some(live)).await?;
+                    self.send_item(*id, item.clone(), Some(live)).await?;
                 }
+                self.position = *id;
             }
         }
     }
@@ -237,6 +237,17 @@ impl<J: Journal> Session<J> {
                 () = self.sender.closed() => return Err(End::Gone),
             }
         }
+    }
+
+    /// Hands the item `id` on ([`Session::send`]), timing its lag.
+    async fn send_item(
+        &self,
+        id: StreamId,
+        item: J::Item,
+        live: Option<&broadcast::Receiver<Arc<Batch<J::Item>>>>,
+    ) -> Result<(), End> {
+        self.hub.shared.metrics.lag.observe(lag(id));
+        self.send(Event::Item(item), live).await
     }
 
     /// Hands `event` to the caller's stream, waiting while it is full; a
