@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench bench-cluster bench-workers bench-holds breaking deploy-check setup
+.PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -42,6 +42,13 @@ bench-holds:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench --holds --duration 5s
+
+## Watches' figures: delivery latency with 1/100/1,000 watchers, memory
+## with 1,000 idle watches, the record journal's cost (bench-out/watch.md).
+bench-watch:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench --watch --duration 5s
 
 ## The multi-core sweep: rmw with 1, 2, 4, 8 and 16 worker threads, the
 ## load generator on 4; writes bench-out/workers.md and workers.svg.

@@ -22,6 +22,7 @@ mod load;
 mod ops;
 mod report;
 mod service;
+mod watch;
 mod workers;
 
 use std::{fmt::Write as _, path::PathBuf, time::Duration};
@@ -101,6 +102,10 @@ struct Args {
     /// Instead of the standalone sweep, the holds' figures (holds.md).
     #[arg(long)]
     holds: bool,
+
+    /// Instead of the standalone sweep, the watches' figures (watch.md).
+    #[arg(long)]
+    watch: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -125,6 +130,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
     if args.holds {
         return holds::bench(&args).await;
+    }
+    if args.watch {
+        return watch::bench(&args).await;
     }
     if !args.workers.is_empty() {
         let counts: Vec<usize> = args.workers.iter().copied().map(usize::from).collect();
