@@ -216,6 +216,64 @@ async function waitUntilEnded(rmw, store, holdId, withinMs = 10000) {
   }
 }
 
+// --- Following changes: a watch that resumes ---------------------------------
+
+/**
+ * Follows a store's movements in order, each once, across disconnects.
+ *
+ * `for await (const movement of watcher.movements())` yields Movement
+ * messages. The watcher keeps the id of the last one and, when the stream
+ * breaks with a status to resume after (the service restarting:
+ * UNAVAILABLE; the watcher too slow: ABORTED; the call cut: CANCELLED),
+ * watches again from there, so nothing is missed or repeated. `start` is
+ * where a watch without an id begins: 'now' or 'oldest' (what the store's
+ * journal still keeps). `stop()` ends it.
+ */
+class MovementWatcher {
+  constructor(rmw, store, { fromId = '', start = 'now' } = {}) {
+    Object.assign(this, { rmw, store, lastId: fromId, start, resumes: 0, trimmed: 0 });
+    this.stream = null;
+    this.stopped = false;
+  }
+
+  async *movements() {
+    const resume = new Set([grpc.status.UNAVAILABLE, grpc.status.ABORTED, grpc.status.CANCELLED]);
+    while (!this.stopped) {
+      this.stream = this.rmw.inventory.WatchMovements({
+        store: this.store,
+        fromId: this.lastId,
+        start: this.lastId ? 'WATCH_START_UNSPECIFIED' : `WATCH_START_${this.start.toUpperCase()}`,
+      });
+      try {
+        for await (const message of this.stream) {
+          if (message.event === 'trimmed') {
+            // History after our position is gone: re-read the levels
+            // (GetStock) if they matter.
+            this.trimmed += 1;
+            continue;
+          }
+          this.lastId = message.movement.id;
+          yield message.movement;
+        }
+      } catch (err) {
+        if (this.stopped || !resume.has(err.code)) throw err;
+        this.resumes += 1;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+  }
+
+  /** Cuts the current call, as a dropped connection would. */
+  interrupt() {
+    if (this.stream) this.stream.cancel();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.interrupt();
+  }
+}
+
 // --- Money, with a retried transfer id ---------------------------------------
 
 /**
@@ -350,6 +408,7 @@ module.exports = {
   holdCart,
   commitOnPayment,
   waitUntilEnded,
+  MovementWatcher,
   transfer,
   casUpdate,
   main,

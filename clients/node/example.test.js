@@ -199,3 +199,19 @@ test('the walk-through runs', async (t) => {
   assert.match(out, /the hold ended: HOLD_STATE_EXPIRED/);
   assert.match(out, /a late payment's commit: expired/);
 });
+
+test('a watcher resumes after a disconnect, missing and repeating nothing', async () => {
+  const store = `watched-${uid()}`;
+  const restock = () => call(rmw.inventory, 'Restock', { store, product: 'tea', quantity: '1' });
+  for (let i = 0; i < 3; i += 1) await restock();
+  const watcher = new example.MovementWatcher(rmw, store, { start: 'oldest' });
+  const movements = watcher.movements();
+  const seen = [];
+  for (let i = 0; i < 2; i += 1) seen.push((await movements.next()).value.after);
+  watcher.interrupt(); // as if the connection dropped
+  for (let i = 0; i < 2; i += 1) await restock();
+  for (let i = 0; i < 3; i += 1) seen.push((await movements.next()).value.after);
+  watcher.stop();
+  assert.deepEqual(seen, ['1', '2', '3', '4', '5'], 'in order, each once');
+  assert.equal(watcher.resumes, 1);
+});

@@ -222,6 +222,64 @@ def wait_until_ended(rmw: Rmw, store: str, hold_id: str, within_s: float = 10.0)
         time.sleep(0.05)
 
 
+# --- Following changes: a watch that resumes ------------------------------
+
+
+class MovementWatcher:
+    """Follows a store's movements in order, each once, across disconnects.
+
+    Iterate it for ``Movement`` messages. It keeps the id of the last one
+    and, when the stream breaks with a status to resume after (the service
+    restarting: UNAVAILABLE; the watcher too slow: ABORTED; the call cut:
+    CANCELLED), it watches again from there, so nothing is missed or
+    repeated. ``start`` is where a watch without an id begins:
+    ``"now"`` or ``"oldest"`` (what the store's journal still keeps).
+    """
+
+    RESUME = {
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.ABORTED,
+        grpc.StatusCode.CANCELLED,
+    }
+
+    def __init__(self, rmw: Rmw, store: str, from_id: str = "", start: str = "now"):
+        self.rmw = rmw
+        self.store = store
+        self.last_id = from_id
+        self.start = start
+        self.resumes = 0
+        self.trimmed = 0
+        self._call = None
+
+    def __iter__(self):
+        while True:
+            start = "WATCH_START_UNSPECIFIED" if self.last_id else f"WATCH_START_{self.start.upper()}"
+            self._call = self.rmw.inventory.WatchMovements(
+                inventory_pb2.WatchMovementsRequest(
+                    store=self.store, from_id=self.last_id, start=start
+                )
+            )
+            try:
+                for message in self._call:
+                    if message.WhichOneof("event") == "trimmed":
+                        # History after our position is gone: re-read the
+                        # levels (GetStock) if they matter.
+                        self.trimmed += 1
+                        continue
+                    self.last_id = message.movement.id
+                    yield message.movement
+            except grpc.RpcError as err:
+                if err.code() not in self.RESUME:
+                    raise
+                self.resumes += 1
+                time.sleep(0.1)
+
+    def interrupt(self) -> None:
+        """Cuts the current call, as a dropped connection would."""
+        if self._call is not None:
+            self._call.cancel()
+
+
 # --- Money, with a retried transfer id ------------------------------------
 
 

@@ -195,3 +195,24 @@ def test_walk_through_runs(rmw, capsys):
     assert "commit: committed" in out
     assert "the hold ended: HOLD_STATE_EXPIRED" in out
     assert "a late payment's commit: expired" in out
+
+
+def test_a_watcher_resumes_after_a_disconnect(rmw):
+    store = f"watched-{uid()}"
+
+    def restock():
+        rmw.inventory.Restock(
+            inventory_pb2.RestockRequest(store=store, product="tea", quantity=1), timeout=T
+        )
+
+    for _ in range(3):
+        restock()
+    watcher = example.MovementWatcher(rmw, store, start="oldest")
+    movements = iter(watcher)
+    seen = [next(movements).after for _ in range(2)]
+    watcher.interrupt()  # as if the connection dropped
+    for _ in range(2):
+        restock()
+    seen += [next(movements).after for _ in range(3)]
+    assert seen == [1, 2, 3, 4, 5], "in order, each once"
+    assert watcher.resumes == 1
