@@ -374,6 +374,62 @@ async fn pool_exhaustion_answers_by_the_deadline() {
         .unwrap();
 }
 
+/// Retries a call until it is answered, counting each failure in
+/// `tally`: UNAVAILABLE and DEADLINE_EXCEEDED are the only failures a
+/// caller may see (`Tally::assert_retry_safe`).
+macro_rules! until_answered {
+    ($tally:expr, $call:expr) => {{
+        let give_up = Instant::now() + Duration::from_secs(30);
+        loop {
+            match $call.await {
+                Ok(reply) => break reply.into_inner(),
+                Err(status) => {
+                    $tally.add_failure(&status);
+                    assert!(Instant::now() < give_up, "no answer in 30s: {status:?}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+    }};
+}
+
+/// Once 100 holds are acknowledged, SIGKILLs Redis and restarts it (its
+/// AOF), waits for 50 more, stops the `workers` and returns the ids they
+/// had acknowledged: the holds, and the holds committed or posted.
+async fn kill_redis_amid_holds(
+    env: &mut Env,
+    held: &AtomicU64,
+    stop: &AtomicBool,
+    workers: Vec<tokio::task::JoinHandle<(Vec<String>, Vec<String>)>>,
+) -> (Vec<String>, Vec<String>) {
+    // Waits, at most 20 s, until `n` holds have been acknowledged.
+    let wait_held = |n: u64| async move {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while held.load(Ordering::Relaxed) < n {
+            assert!(Instant::now() < deadline, "fewer than {n} holds in 20s");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    };
+    wait_held(100).await;
+    env.redis.kill();
+    env.service
+        .wait_health("", ServingStatus::NotServing, Duration::from_secs(10))
+        .await;
+    env.redis.restart().await.unwrap();
+    env.service
+        .wait_health("", ServingStatus::Serving, Duration::from_secs(10))
+        .await;
+    wait_held(held.load(Ordering::Relaxed) + 50).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut holds, mut ended) = (Vec::new(), Vec::new());
+    for worker in workers {
+        let (h, e) = worker.await.unwrap();
+        holds.extend(h);
+        ended.extend(e);
+    }
+    (holds, ended)
+}
+
 /// Injected: SIGKILL of a redis-server (`appendonly yes`, `appendfsync
 /// always`) while 16 callers hold stock, commit or release each hold (every
 /// call retried with the same ids until answered, as a client must), and
@@ -400,26 +456,6 @@ async fn holds_survive_a_redis_kill_and_end_once() {
             let (mut c, held, stop, tally) =
                 (c.clone(), held.clone(), stop.clone(), Arc::clone(&tally));
             tokio::spawn(async move {
-                // Retries a call until it is answered: UNAVAILABLE and
-                // DEADLINE_EXCEEDED are the only failures a caller may see.
-                macro_rules! until_answered {
-                    ($call:expr) => {{
-                        let give_up = Instant::now() + Duration::from_secs(30);
-                        loop {
-                            match $call.await {
-                                Ok(reply) => break reply.into_inner(),
-                                Err(status) => {
-                                    tally.add_failure(&status);
-                                    assert!(
-                                        Instant::now() < give_up,
-                                        "no answer in 30s: {status:?}"
-                                    );
-                                    tokio::time::sleep(Duration::from_millis(20)).await;
-                                }
-                            }
-                        }
-                    }};
-                }
                 let mut acked = (Vec::new(), Vec::new());
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) && i < 5000 {
@@ -431,7 +467,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
                         vec![crate::inventory::item("a", 1 + (i % 3) as i64)],
                         ms,
                     );
-                    let reply = until_answered!(c.hold_stock(request.clone()));
+                    let reply = until_answered!(tally, c.hold_stock(request.clone()));
                     if !matches!(reply.outcome, Some(hold::Outcome::Held(_))) {
                         continue;
                     }
@@ -445,7 +481,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
                                 items: vec![],
                                 request_id: format!("c-{id}"),
                             };
-                            let reply = until_answered!(c.commit_hold(commit.clone()));
+                            let reply = until_answered!(tally, c.commit_hold(commit.clone()));
                             if matches!(
                                 reply.outcome,
                                 Some(rmw::proto::v1::commit_hold_response::Outcome::Committed(_))
@@ -459,7 +495,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
                                 hold_id: id,
                                 request_id: String::new(),
                             };
-                            until_answered!(c.release_hold(release.clone()));
+                            until_answered!(tally, c.release_hold(release.clone()));
                         }
                         _ => {} // left to expire
                     }
@@ -468,34 +504,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
             })
         })
         .collect();
-    let wait_held = |n: u64| {
-        let held = held.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while held.load(Ordering::Relaxed) < n {
-                assert!(Instant::now() < deadline, "fewer than {n} holds in 20s");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    };
-    wait_held(100).await;
-    env.redis.kill();
-    env.service
-        .wait_health("", ServingStatus::NotServing, Duration::from_secs(10))
-        .await;
-    env.redis.restart().await.unwrap();
-    env.service
-        .wait_health("", ServingStatus::Serving, Duration::from_secs(10))
-        .await;
-    let before = held.load(Ordering::Relaxed);
-    wait_held(before + 50).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut holds, mut commits) = (Vec::new(), Vec::new());
-    for worker in workers {
-        let (h, cm) = worker.await.unwrap();
-        holds.extend(h);
-        commits.extend(cm);
-    }
+    let (holds, commits) = kill_redis_amid_holds(&mut env, &held, &stop, workers).await;
     tally.assert_retry_safe();
 
     // Every hold comes due within 400 ms; touch the store until none is
@@ -581,26 +590,6 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
             let (mut c, held, stop, tally) =
                 (c.clone(), held.clone(), stop.clone(), Arc::clone(&tally));
             tokio::spawn(async move {
-                // Retries a call until it is answered: UNAVAILABLE and
-                // DEADLINE_EXCEEDED are the only failures a caller may see.
-                macro_rules! until_answered {
-                    ($call:expr) => {{
-                        let give_up = Instant::now() + Duration::from_secs(30);
-                        loop {
-                            match $call.await {
-                                Ok(reply) => break reply.into_inner(),
-                                Err(status) => {
-                                    tally.add_failure(&status);
-                                    assert!(
-                                        Instant::now() < give_up,
-                                        "no answer in 30s: {status:?}"
-                                    );
-                                    tokio::time::sleep(Duration::from_millis(20)).await;
-                                }
-                            }
-                        }
-                    }};
-                }
                 let mut acked = (Vec::new(), Vec::new());
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) && i < 5000 {
@@ -610,7 +599,7 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
                     let to = ["a", "b", "c"][((w + i + 1) % 3) as usize];
                     let ms = 100 + ((w * 7 + i * 13) % 300) as i64;
                     let request = hold_request(&id, from, to, 1 + (i % 5) as i64, ms);
-                    let reply = until_answered!(c.hold_funds(request.clone()));
+                    let reply = until_answered!(tally, c.hold_funds(request.clone()));
                     if !matches!(reply.outcome, Some(hold::Outcome::Held(_))) {
                         continue;
                     }
@@ -619,7 +608,7 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
                     match i % 4 {
                         0 | 1 => {
                             let request = post_request(&id, (i % 2) as i64);
-                            let reply = until_answered!(c.post_hold(request.clone()));
+                            let reply = until_answered!(tally, c.post_hold(request.clone()));
                             if matches!(reply.outcome, Some(post::Outcome::Posted(_))) {
                                 acked.1.push(id);
                             }
@@ -630,7 +619,7 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
                                 hold_id: id,
                                 request_id: String::new(),
                             };
-                            until_answered!(c.void_hold(void.clone()));
+                            until_answered!(tally, c.void_hold(void.clone()));
                         }
                         _ => {} // left to expire
                     }
@@ -639,34 +628,7 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
             })
         })
         .collect();
-    let wait_held = |n: u64| {
-        let held = held.clone();
-        async move {
-            let deadline = Instant::now() + Duration::from_secs(20);
-            while held.load(Ordering::Relaxed) < n {
-                assert!(Instant::now() < deadline, "fewer than {n} holds in 20s");
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    };
-    wait_held(100).await;
-    env.redis.kill();
-    env.service
-        .wait_health("", ServingStatus::NotServing, Duration::from_secs(10))
-        .await;
-    env.redis.restart().await.unwrap();
-    env.service
-        .wait_health("", ServingStatus::Serving, Duration::from_secs(10))
-        .await;
-    let before = held.load(Ordering::Relaxed);
-    wait_held(before + 50).await;
-    stop.store(true, Ordering::Relaxed);
-    let (mut holds, mut posts) = (Vec::new(), Vec::new());
-    for worker in workers {
-        let (h, p) = worker.await.unwrap();
-        holds.extend(h);
-        posts.extend(p);
-    }
+    let (holds, posts) = kill_redis_amid_holds(&mut env, &held, &stop, workers).await;
     tally.assert_retry_safe();
 
     // Every hold comes due within 400 ms; touch the book until none is

@@ -7,9 +7,8 @@
 use std::time::Duration;
 
 use rmw::proto::v1::{
-    CreditRequest, DeleteRecordRequest, DisableJournalRequest, EnableJournalRequest,
-    ListMovementsRequest, Movement, PutRecordRequest, RestockRequest, WatchEntriesRequest,
-    WatchMovementsRequest, WatchRecordsRequest, WatchStart,
+    DeleteRecordRequest, DisableJournalRequest, EnableJournalRequest, Movement, PutRecordRequest,
+    RestockRequest, WatchEntriesRequest, WatchMovementsRequest, WatchRecordsRequest, WatchStart,
     inventory_service_client::InventoryServiceClient, record_change, watch_entries_response,
     watch_movements_response as watched, watch_records_response,
 };
@@ -17,6 +16,7 @@ use tokio::time::timeout;
 use tonic::{Code, Streaming, transport::Channel};
 
 use crate::common::{Env, Service, assert_error, assert_invalid, cluster::Cluster};
+use crate::holds::journal;
 
 type Inventory = InventoryServiceClient<Channel>;
 
@@ -55,15 +55,18 @@ async fn restock(c: &mut Inventory, product: &str, quantity: i64) {
     .unwrap();
 }
 
-/// The next event of a watch; fails the test if none comes in time.
-async fn next(stream: &mut Streaming<rmw::proto::v1::WatchMovementsResponse>) -> watched::Event {
+/// The next message of a watch; fails the test if none comes in time.
+async fn received<T>(stream: &mut Streaming<T>) -> T {
     timeout(PATIENCE, stream.message())
         .await
         .expect("an event in time")
         .expect("no error")
         .expect("the stream goes on")
-        .event
-        .unwrap()
+}
+
+/// The next event of a watch; fails the test if none comes in time.
+async fn next(stream: &mut Streaming<rmw::proto::v1::WatchMovementsResponse>) -> watched::Event {
+    received(stream).await.event.unwrap()
 }
 
 async fn next_movement(stream: &mut Streaming<rmw::proto::v1::WatchMovementsResponse>) -> Movement {
@@ -71,31 +74,6 @@ async fn next_movement(stream: &mut Streaming<rmw::proto::v1::WatchMovementsResp
         watched::Event::Movement(m) => m,
         other @ watched::Event::Trimmed(_) => panic!("expected a movement, got {other:?}"),
     }
-}
-
-/// Every movement of store `s1`, oldest first.
-async fn journal(c: &mut Inventory) -> Vec<Movement> {
-    let mut all = Vec::new();
-    let mut token = String::new();
-    loop {
-        let page = c
-            .list_movements(ListMovementsRequest {
-                store: "s1".into(),
-                product: String::new(),
-                page_size: 1000,
-                page_token: token,
-            })
-            .await
-            .unwrap()
-            .into_inner();
-        all.extend(page.movements);
-        if page.next_page_token.is_empty() {
-            break;
-        }
-        token = page.next_page_token;
-    }
-    all.reverse();
-    all
 }
 
 /// A writer makes 600 movements while a watcher, from the oldest, is
@@ -368,6 +346,11 @@ async fn watches_beyond_the_bound_are_refused_until_one_ends() {
         .unwrap_err();
     assert_error(&status, Code::ResourceExhausted, "TOO_MANY_WATCHES");
     assert!(status.message().contains("--max-watches"));
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    assert!(
+        details.retry_info().is_some(),
+        "a RetryInfo says when to ask again"
+    );
     drop(one);
     let deadline = tokio::time::Instant::now() + PATIENCE;
     loop {
@@ -424,40 +407,17 @@ async fn entries_are_watched_by_book_and_account() {
     let mut all = c.watch_entries(request("")).await.unwrap().into_inner();
     let mut only_y = c.watch_entries(request("y")).await.unwrap().into_inner();
     for (account, amount) in [("x", 5), ("y", 7), ("x", 1)] {
-        c.credit(CreditRequest {
-            book: "b1".into(),
-            account: account.into(),
-            amount,
-            reference: String::new(),
-            description: String::new(),
-            request_id: String::new(),
-        })
-        .await
-        .unwrap();
+        crate::pending::credit(&mut c, account, amount).await;
     }
     let mut amounts = Vec::new();
     for _ in 0..3 {
-        match timeout(PATIENCE, all.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-            .event
-            .unwrap()
-        {
+        match received(&mut all).await.event.unwrap() {
             watch_entries_response::Event::Entry(e) => amounts.push((e.to_account, e.amount)),
             other @ watch_entries_response::Event::Trimmed(_) => panic!("{other:?}"),
         }
     }
     assert_eq!(amounts, [("x".into(), 5), ("y".into(), 7), ("x".into(), 1)]);
-    match timeout(PATIENCE, only_y.message())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap()
-        .event
-        .unwrap()
-    {
+    match received(&mut only_y).await.event.unwrap() {
         watch_entries_response::Event::Entry(e) => assert_eq!(
             (e.to_account.as_str(), e.amount, e.to_balance_after),
             ("y", 7, 7)
@@ -516,14 +476,7 @@ async fn record_changes_of_a_tag_are_watched_once_its_journal_is_on() {
     .unwrap();
     let mut changes = Vec::new();
     for _ in 0..3 {
-        match timeout(PATIENCE, stream.message())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap()
-            .event
-            .unwrap()
-        {
+        match received(&mut stream).await.event.unwrap() {
             watch_records_response::Event::Change(change) => changes.push((
                 change.kind(),
                 change.key,
