@@ -204,6 +204,7 @@ pub async fn serve(
     life.stopping.cancel();
     life.drained.cancel();
     let joined = life.join(drain_timeout).await;
+    watches.join(drain_timeout).await;
     result.and(joined)
 }
 

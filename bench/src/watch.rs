@@ -166,6 +166,24 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
     // A connection takes at most --max-concurrent-streams (1,024) streams.
     let channels = service.channels(args.channels.max(4)).await?;
     let mut report = setup(&format!("`{}`", flags.join(" ")));
+    let mut records = RecordsServiceClient::new(channels[0].clone());
+    let journals = records
+        .enable_journal(EnableJournalRequest { tag: "on".into() })
+        .await;
+    if matches!(&journals, Err(status) if status.code() == tonic::Code::Unimplemented) {
+        // A binary from before watches (a before/after check): PutRecord
+        // alone.
+        let off = puts(&channels, HEADLINE, "off", args.duration).await?;
+        let _ = writeln!(
+            report,
+            "- PutRecord, {HEADLINE} callers, closed loop, {:.0} s: **{off:.0} writes/s** (a binary without record journals)",
+            args.duration.as_secs_f64(),
+        );
+        print!("{report}");
+        service.stop();
+        return Ok(());
+    }
+    journals?;
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
 
     for watchers in [1, 100, 1000] {
@@ -204,10 +222,6 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
         "- memory (RSS): {before:.1} MiB with no watch; **{one_store:.1} MiB with 1,000 idle watches of one store** (one reader); {many_stores:.1} MiB with 1,000 idle watches of 1,000 stores (1,000 readers, each with its Redis connection)",
     );
 
-    let mut records = RecordsServiceClient::new(channels[0].clone());
-    records
-        .enable_journal(EnableJournalRequest { tag: "on".into() })
-        .await?;
     let off = puts(&channels, HEADLINE, "off", args.duration).await?;
     let on = puts(&channels, HEADLINE, "on", args.duration).await?;
     let _ = writeln!(

@@ -65,7 +65,9 @@ impl<J: Journal> Hub<J> {
         }
         let (sender, receiver) = broadcast::channel(CAPACITY);
         readers.insert(stream.to_owned(), sender.clone());
-        tokio::spawn(Arc::clone(self).read(stream.to_owned(), sender, position));
+        self.shared
+            .tasks
+            .spawn(Arc::clone(self).read(stream.to_owned(), sender, position));
         receiver
     }
 

@@ -30,7 +30,7 @@ mod session;
 use std::{sync::Arc, time::Duration};
 
 use tokio::sync::{Semaphore, mpsc};
-use tokio_util::sync::CancellationToken;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
 pub use metrics::WatchMetrics;
 
@@ -141,6 +141,8 @@ pub(crate) struct Shared {
     pub(crate) max: usize,
     /// Cancelled when the service begins to shut down.
     pub(crate) stopping: CancellationToken,
+    /// Every reader and session, joined by [`Watches::join`].
+    pub(crate) tasks: TaskTracker,
     pub(crate) metrics: Arc<WatchMetrics>,
     /// How long a doorbell blocks before the reader looks around (whether
     /// anyone still watches, whether the service is stopping).
@@ -156,6 +158,7 @@ impl Watches {
             permits: Arc::new(Semaphore::new(max)),
             max,
             stopping,
+            tasks: TaskTracker::new(),
             metrics: Arc::new(WatchMetrics::default()),
             block: Duration::from_secs(1),
         });
@@ -164,6 +167,18 @@ impl Watches {
             entries: Arc::new(Hub::new(Arc::clone(&shared))),
             changes: Arc::new(Hub::new(Arc::clone(&shared))),
             shared,
+        }
+    }
+
+    /// Waits, for at most `patience`, until every reader and session has
+    /// ended (they end once shutdown begins): none outlives the service.
+    pub async fn join(&self, patience: Duration) {
+        self.shared.tasks.close();
+        if tokio::time::timeout(patience, self.shared.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(?patience, "watches still ending; leaving them");
         }
     }
 

@@ -88,7 +88,7 @@ pub(super) async fn open<J: Journal>(
         sender,
         permit: Some(permit),
     };
-    tokio::spawn(session.run());
+    shared.tasks.spawn(session.run());
     Ok(events)
 }
 
