@@ -160,18 +160,16 @@ fn batch<J: Journal>(read: &Following, position: &mut StreamId) -> Batch<J::Item
         failed: None,
     };
     for entry in &read.entries {
-        let Some(id) = StreamId::parse(&entry.id) else {
-            batch.failed = Some(format!("bad stream id {:?}", entry.id));
-            break;
-        };
-        match J::read(entry, entry.id.clone()) {
-            Ok(item) => batch.items.push((id, item)),
+        match super::read_entry::<J>(entry) {
+            Ok((id, item)) => {
+                batch.items.push((id, item));
+                *position = id;
+            }
             Err(error) => {
                 batch.failed = Some(error.to_string());
                 break;
             }
         }
-        *position = id;
     }
     batch
 }

@@ -90,6 +90,13 @@ pub trait Journal: Send + Sync + 'static {
     fn read(entry: &Entry, id: String) -> Result<Self::Item, Error>;
 }
 
+/// A stream entry read as `J`'s item, with its id.
+fn read_entry<J: Journal>(entry: &Entry) -> Result<(StreamId, J::Item), Error> {
+    let id = StreamId::parse(&entry.id)
+        .ok_or_else(|| Error::internal("watch", format!("bad stream id {:?}", entry.id)))?;
+    Ok((id, J::read(entry, entry.id.clone())?))
+}
+
 /// A store's movements.
 pub struct Movements;
 

@@ -164,9 +164,7 @@ impl<J: Journal> Session<J> {
         }
         self.quiet = false;
         for entry in &read.entries {
-            let id = StreamId::parse(&entry.id)
-                .ok_or_else(|| Error::internal("watch", format!("bad stream id {:?}", entry.id)))?;
-            let item = J::read(entry, entry.id.clone())?;
+            let (id, item) = super::read_entry::<J>(entry)?;
             if (self.keep)(&item) {
                 self.send_item(id, item, live).await?;
             }
