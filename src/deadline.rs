@@ -31,3 +31,9 @@ impl Deadline {
         self.0
     }
 }
+
+/// The deadline a caller set with `grpc-timeout`, as it set it (not the
+/// default, not capped by `--max-timeout`): a watch lasts until it, or
+/// as long as its caller reads when it set none.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CallerDeadline(pub Deadline);

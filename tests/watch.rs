@@ -392,6 +392,52 @@ async fn shutdown_ends_watches_with_a_status_to_resume_elsewhere() {
     );
 }
 
+/// A watch whose caller set a deadline ends there, on the server's side
+/// (tonic's client, like a raw HTTP/2 one, does not end a stream at its
+/// deadline itself): DEADLINE_EXCEEDED while Redis answers; injected: a
+/// SIGKILL of Redis mid-watch; asserted: UNAVAILABLE at the deadline, the
+/// pause told as such, and every event before it delivered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_at_its_callers_deadline() {
+    let mut env = Env::start().await;
+    let mut c = env.service.inventory();
+    restock(&mut c, "a", 1).await;
+    let deadline = Duration::from_millis(700);
+    let watch_until = |c: &mut Inventory| {
+        let mut request = tonic::Request::new(watch_request("", "", WatchStart::Oldest));
+        request.set_timeout(deadline);
+        let mut c = c.clone();
+        async move { c.watch_movements(request).await.unwrap().into_inner() }
+    };
+
+    let started = std::time::Instant::now();
+    let mut stream = watch_until(&mut c).await;
+    assert_eq!(next_movement(&mut stream).await.product, "a");
+    let status = timeout(PATIENCE, stream.message())
+        .await
+        .expect("ended in time")
+        .unwrap_err();
+    let healthy = started.elapsed();
+    assert_error(&status, Code::DeadlineExceeded, "DEADLINE_EXCEEDED");
+    assert!(healthy >= deadline, "ended early: {healthy:?}");
+
+    let started = std::time::Instant::now();
+    let mut stream = watch_until(&mut c).await;
+    assert_eq!(next_movement(&mut stream).await.product, "a");
+    env.redis.kill();
+    let status = timeout(PATIENCE, stream.message())
+        .await
+        .expect("ended in time")
+        .unwrap_err();
+    let away = started.elapsed();
+    assert_error(&status, Code::Unavailable, "REDIS_UNAVAILABLE");
+    assert!(away >= deadline, "ended early: {away:?}");
+    println!(
+        "watch with a {deadline:?} deadline: DEADLINE_EXCEEDED after {healthy:?}; \
+         with Redis killed, UNAVAILABLE after {away:?}"
+    );
+}
+
 /// WatchEntries streams a book's entries; an account filter only those
 /// touching the account.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -29,7 +29,11 @@ use tracing::{Instrument, Span, field::Empty};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::Outcome;
-use crate::{deadline::Deadline, error::Error, telemetry::metrics::Metrics};
+use crate::{
+    deadline::{CallerDeadline, Deadline},
+    error::Error,
+    telemetry::metrics::Metrics,
+};
 
 /// Adds deadlines, spans and metrics to `rmw.v1` RPCs.
 #[derive(Clone, Debug)]
@@ -93,8 +97,14 @@ where
         let metrics = Arc::clone(&self.layer.metrics);
         let method = metrics.method(request.uri().path());
         // A caller's `grpc-timeout` of hours would hold a pooled connection
-        // (and a slot of the pool wait) that long: capped.
-        let timeout = grpc_timeout(request.headers())
+        // (and a slot of the pool wait) that long: capped. A watch holds
+        // none; it ends at the caller's own deadline.
+        let asked = grpc_timeout(request.headers());
+        if let Some(asked) = asked {
+            let caller = CallerDeadline(Deadline::after(asked));
+            request.extensions_mut().insert(caller);
+        }
+        let timeout = asked
             .unwrap_or(self.layer.default_timeout)
             .min(self.layer.max_timeout);
         let deadline = Deadline::after(timeout);

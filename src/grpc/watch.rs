@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, Fields, inventory::movement, ledger::entry, timestamp};
 use crate::{
+    deadline::{CallerDeadline, Deadline},
     error::Error,
     ops::{RecordChange, StreamId, types::Id},
     proto::v1::{
@@ -26,10 +27,12 @@ pub trait Watch: Sized + Send + 'static {
     /// The streamed message.
     type Reply: Send + 'static;
 
-    /// Validates the request and opens the watch.
+    /// Validates the request and opens the watch, to end at `until` if
+    /// its caller set a deadline.
     fn open(
         self,
         watches: &Watches,
+        until: Option<Deadline>,
     ) -> impl Future<Output = Result<EventStream<Self::Reply>, Error>> + Send;
 }
 
@@ -39,8 +42,12 @@ impl Api {
         &self,
         request: Request<W>,
     ) -> Result<Response<EventStream<W::Reply>>, Status> {
+        let until = request
+            .extensions()
+            .get::<CallerDeadline>()
+            .map(|caller| caller.0);
         Ok(Response::new(
-            request.into_inner().open(&self.watches).await?,
+            request.into_inner().open(&self.watches, until).await?,
         ))
     }
 }
@@ -85,13 +92,17 @@ fn trimmed(oldest: Option<StreamId>, total: u64) -> pb::Trimmed {
 impl Watch for pb::WatchMovementsRequest {
     type Reply = pb::WatchMovementsResponse;
 
-    async fn open(self, watches: &Watches) -> Result<EventStream<Self::Reply>, Error> {
+    async fn open(
+        self,
+        watches: &Watches,
+        until: Option<Deadline>,
+    ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let store = f.take("store", Id::parse(&self.store));
         let product = f.take("product", Id::parse_optional(&self.product));
         let start = start(&mut f, &self.from_id, self.start);
         let (store, product, start) = f.finish(|| Some((store?, product?, start?)))?;
-        let events = watches.movements(&store, product, start).await?;
+        let events = watches.movements(&store, product, start, until).await?;
         Ok(stream(events, |event| pb::WatchMovementsResponse {
             event: Some(match event {
                 Event::Item(m) => watch_movements_response::Event::Movement(movement(m)),
@@ -106,13 +117,17 @@ impl Watch for pb::WatchMovementsRequest {
 impl Watch for pb::WatchEntriesRequest {
     type Reply = pb::WatchEntriesResponse;
 
-    async fn open(self, watches: &Watches) -> Result<EventStream<Self::Reply>, Error> {
+    async fn open(
+        self,
+        watches: &Watches,
+        until: Option<Deadline>,
+    ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&self.book));
         let account = f.take("account", Id::parse_optional(&self.account));
         let start = start(&mut f, &self.from_id, self.start);
         let (book, account, start) = f.finish(|| Some((book?, account?, start?)))?;
-        let events = watches.entries(&book, account, start).await?;
+        let events = watches.entries(&book, account, start, until).await?;
         Ok(stream(events, |event| pb::WatchEntriesResponse {
             event: Some(match event {
                 Event::Item(e) => watch_entries_response::Event::Entry(entry(e)),
@@ -127,12 +142,16 @@ impl Watch for pb::WatchEntriesRequest {
 impl Watch for pb::WatchRecordsRequest {
     type Reply = pb::WatchRecordsResponse;
 
-    async fn open(self, watches: &Watches) -> Result<EventStream<Self::Reply>, Error> {
+    async fn open(
+        self,
+        watches: &Watches,
+        until: Option<Deadline>,
+    ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let tag = f.take("tag", Id::parse(&self.tag));
         let start = start(&mut f, &self.from_id, self.start);
         let (tag, start) = f.finish(|| Some((tag?, start?)))?;
-        let events = watches.changes(&tag, start).await?;
+        let events = watches.changes(&tag, start, until).await?;
         Ok(stream(events, |event| pb::WatchRecordsResponse {
             event: Some(match event {
                 Event::Item(change) => watch_records_response::Event::Change(record(change)),

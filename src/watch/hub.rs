@@ -2,7 +2,10 @@
 
 use std::{
     collections::HashMap,
-    sync::{Arc, Mutex, PoisonError},
+    sync::{
+        Arc, Mutex, PoisonError,
+        atomic::{AtomicBool, Ordering},
+    },
     time::Duration,
 };
 
@@ -37,10 +40,21 @@ pub(super) struct Batch<T> {
 
 type Sender<T> = broadcast::Sender<Arc<Batch<T>>>;
 
+/// Whether a reader's last try at Redis failed (it is away: the reader
+/// waits and tries again). Its sessions read it when their caller's
+/// deadline passes, to say which of the two ended the watch.
+pub(super) type Away = Arc<AtomicBool>;
+
+/// A running reader, as its sessions join it.
+struct Reader<T> {
+    sender: Sender<T>,
+    away: Away,
+}
+
 /// The readers of one kind of journal, by stream key.
 pub(crate) struct Hub<J: Journal> {
     pub(super) shared: Arc<Shared>,
-    readers: Mutex<HashMap<String, Sender<J::Item>>>,
+    readers: Mutex<HashMap<String, Reader<J::Item>>>,
 }
 
 impl<J: Journal> Hub<J> {
@@ -52,23 +66,31 @@ impl<J: Journal> Hub<J> {
     }
 
     /// Joins the reader of `stream`, started at `position` if there is
-    /// none: what it reads from now on. (What it read before is the
-    /// session's to read itself.)
+    /// none: what it reads from now on (what it read before is the
+    /// session's to read itself), and whether it is away.
     pub(super) fn subscribe(
         self: &Arc<Self>,
         stream: &str,
         position: StreamId,
-    ) -> broadcast::Receiver<Arc<Batch<J::Item>>> {
+    ) -> (broadcast::Receiver<Arc<Batch<J::Item>>>, Away) {
         let mut readers = self.readers.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(sender) = readers.get(stream) {
-            return sender.subscribe();
+        if let Some(reader) = readers.get(stream) {
+            return (reader.sender.subscribe(), Arc::clone(&reader.away));
         }
         let (sender, receiver) = broadcast::channel(CAPACITY);
-        readers.insert(stream.to_owned(), sender.clone());
-        self.shared
-            .tasks
-            .spawn(Arc::clone(self).read(stream.to_owned(), sender, position));
-        receiver
+        let away = Away::default();
+        let reader = Reader {
+            sender: sender.clone(),
+            away: Arc::clone(&away),
+        };
+        readers.insert(stream.to_owned(), reader);
+        self.shared.tasks.spawn(Arc::clone(self).read(
+            stream.to_owned(),
+            sender,
+            Arc::clone(&away),
+            position,
+        ));
+        (receiver, away)
     }
 
     /// Ends the reader of `stream` if no session is left; under the lock
@@ -80,7 +102,7 @@ impl<J: Journal> Hub<J> {
         }
         if readers
             .get(stream)
-            .is_some_and(|ours| ours.same_channel(sender))
+            .is_some_and(|ours| ours.sender.same_channel(sender))
         {
             readers.remove(stream);
         }
@@ -88,11 +110,13 @@ impl<J: Journal> Hub<J> {
     }
 
     /// The reader: reads what follows its position, hands it on, waits on
-    /// the doorbell; until no session is left or the service stops.
+    /// the doorbell; until no session is left or the service stops. It is
+    /// `away` from a failed read or doorbell to the next read answered.
     async fn read(
         self: Arc<Self>,
         stream: String,
         sender: Sender<J::Item>,
+        away: Away,
         mut position: StreamId,
     ) {
         let shared = Arc::clone(&self.shared);
@@ -111,6 +135,7 @@ impl<J: Journal> Hub<J> {
             match shared.cx.run(&read, Deadline::after(READ_TIMEOUT)).await {
                 Ok(replied) => {
                     backoff.reset();
+                    away.store(false, Ordering::Relaxed);
                     let full = replied.outcome.entries.len() == BATCH;
                     let batch = batch::<J>(&replied.outcome, &mut position);
                     if batch.trimmed.is_some() || !batch.items.is_empty() || batch.failed.is_some()
@@ -123,6 +148,7 @@ impl<J: Journal> Hub<J> {
                     }
                 }
                 Err(error) => {
+                    away.store(true, Ordering::Relaxed);
                     tracing::debug!(%error, stream, "watch reader: read failed; trying again");
                     if backoff.wait(&shared).await {
                         break;
@@ -139,6 +165,7 @@ impl<J: Journal> Hub<J> {
                 rung = doorbell.wait(&shared.cx.redis, &after, shared.block) => rung,
             };
             if let Err(error) = rung {
+                away.store(true, Ordering::Relaxed);
                 tracing::debug!(%error, stream, "watch reader: doorbell failed; reading anyway");
                 if backoff.wait(&shared).await {
                     break;

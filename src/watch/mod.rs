@@ -35,6 +35,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 pub use metrics::WatchMetrics;
 
 use crate::{
+    deadline::Deadline,
     error::Error,
     ops::{
         Context, Movement, RecordChange,
@@ -195,16 +196,18 @@ impl Watches {
         Arc::clone(&self.shared.metrics)
     }
 
-    /// A store's movements, or one product's.
+    /// A store's movements, or one product's; each watch from `start`,
+    /// until `until` if its caller set a deadline.
     pub async fn movements(
         &self,
         store: &Id<Store>,
         product: Option<Id<Product>>,
         start: Start,
+        until: Option<Deadline>,
     ) -> Result<Events<Movement>, Error> {
         let stream = self.shared.cx.keys.movements(store);
         let keep = move |m: &Movement| product.as_ref().is_none_or(|p| m.product == p.as_str());
-        session::open(&self.movements, stream, start, false, keep).await
+        session::open(&self.movements, stream, start, until, false, keep).await
     }
 
     /// A book's entries, or those touching one account.
@@ -213,6 +216,7 @@ impl Watches {
         book: &Id<Book>,
         account: Option<Id<Account>>,
         start: Start,
+        until: Option<Deadline>,
     ) -> Result<Events<crate::ops::Entry>, Error> {
         let stream = self.shared.cx.keys.entries(book);
         let keep = move |e: &crate::ops::Entry| {
@@ -220,7 +224,7 @@ impl Watches {
                 .as_ref()
                 .is_none_or(|a| e.from == a.as_str() || e.to == a.as_str())
         };
-        session::open(&self.entries, stream, start, false, keep).await
+        session::open(&self.entries, stream, start, until, false, keep).await
     }
 
     /// The changes of a tag's records; its journal must be on.
@@ -228,13 +232,21 @@ impl Watches {
         &self,
         tag: &Id<RecordTag>,
         start: Start,
+        until: Option<Deadline>,
     ) -> Result<Events<RecordChange>, Error> {
         let stream = self.shared.cx.keys.journal(tag);
-        session::open(&self.changes, stream, start, true, |_: &RecordChange| true)
-            .await
-            .map_err(|error| match error {
-                Error::JournalOff(_) => Error::JournalOff(tag.to_string()),
-                other => other,
-            })
+        session::open(
+            &self.changes,
+            stream,
+            start,
+            until,
+            true,
+            |_: &RecordChange| true,
+        )
+        .await
+        .map_err(|error| match error {
+            Error::JournalOff(_) => Error::JournalOff(tag.to_string()),
+            other => other,
+        })
     }
 }

@@ -2,7 +2,7 @@
 //! stream's reader.
 
 use std::{
-    sync::Arc,
+    sync::{Arc, atomic::Ordering},
     time::{Duration, SystemTime, UNIX_EPOCH},
 };
 
@@ -10,7 +10,7 @@ use tokio::sync::{OwnedSemaphorePermit, broadcast, mpsc};
 
 use super::{
     BATCH, Event, Events, Journal, Start,
-    hub::{Backoff, Batch, CAPACITY, Hub, READ_TIMEOUT},
+    hub::{Away, Backoff, Batch, CAPACITY, Hub, READ_TIMEOUT},
 };
 use crate::{
     deadline::Deadline,
@@ -39,13 +39,15 @@ impl From<Error> for End {
     }
 }
 
-/// Starts a watch of `stream` from `start`, streaming the items `keep`
-/// accepts; with `must_exist`, refuses a stream that does not exist
-/// (JOURNAL_OFF). Returns once the position is fixed.
+/// Starts a watch of `stream` from `start`, until the caller's deadline
+/// if it set one, streaming the items `keep` accepts; with `must_exist`,
+/// refuses a stream that does not exist (JOURNAL_OFF). Returns once the
+/// position is fixed.
 pub(super) async fn open<J: Journal>(
     hub: &Arc<Hub<J>>,
     stream: String,
     start: Start,
+    until: Option<Deadline>,
     must_exist: bool,
     keep: impl Fn(&J::Item) -> bool + Send + Sync + 'static,
 ) -> Result<Events<J::Item>, Error> {
@@ -66,11 +68,9 @@ pub(super) async fn open<J: Journal>(
             after: After::End,
             count: 0,
         };
-        let end = shared
-            .cx
-            .run(&read, Deadline::after(READ_TIMEOUT))
-            .await?
-            .outcome;
+        let deadline = Deadline::after(READ_TIMEOUT);
+        let deadline = until.map_or(deadline, |until| until.min(deadline));
+        let end = shared.cx.run(&read, deadline).await?.outcome;
         if must_exist && !end.exists {
             return Err(Error::JournalOff(String::new()));
         }
@@ -87,6 +87,9 @@ pub(super) async fn open<J: Journal>(
         keep: Box::new(keep),
         sender,
         permit: Some(permit),
+        until,
+        away: false,
+        reader_away: None,
     };
     shared.tasks.spawn(session.run());
     Ok(events)
@@ -108,13 +111,24 @@ struct Session<J: Journal> {
     sender: mpsc::Sender<Result<Event<J::Item>, Error>>,
     /// Held while the watch is open.
     permit: Option<OwnedSemaphorePermit>,
+    /// The caller's deadline, if it set one: the watch ends then.
+    until: Option<Deadline>,
+    /// The session's own last read failed (Redis is away).
+    away: bool,
+    /// Whether the reader it follows, if it follows one, is away.
+    reader_away: Option<Away>,
 }
 
 impl<J: Journal> Session<J> {
     async fn run(mut self) {
         let metrics = Arc::clone(&self.hub.shared.metrics);
         metrics.active.inc();
-        let ended = self.follow().await;
+        let ended = match self.until {
+            None => self.follow().await,
+            Some(until) => tokio::time::timeout_at(until.instant(), self.follow())
+                .await
+                .unwrap_or_else(|_| Err(self.past_deadline().into())),
+        };
         // The watch is over: its place is free, whatever the caller does.
         self.permit = None;
         metrics.active.dec();
@@ -136,14 +150,31 @@ impl<J: Journal> Session<J> {
         }
     }
 
+    /// How a watch ends at its caller's deadline: UNAVAILABLE if Redis
+    /// was away then (the caller saw a pause: it may resume elsewhere, or
+    /// later), DEADLINE_EXCEEDED otherwise.
+    fn past_deadline(&self) -> Error {
+        let reader_away = self
+            .reader_away
+            .as_ref()
+            .is_some_and(|away| away.load(Ordering::Relaxed));
+        if self.away || reader_away {
+            Error::Unavailable("redis was away when the watch's deadline passed".to_owned())
+        } else {
+            Error::DeadlineExceeded
+        }
+    }
+
     /// Catches up, joins the reader, follows it; again from where it
     /// was if the reader goes away.
     async fn follow(&mut self) -> Result<(), End> {
         loop {
+            self.reader_away = None;
             while !self.catch_up(None).await? {}
             // Joined before a last read: what the reader hands on from now
             // is after what this read sees, so nothing falls between.
-            let mut live = self.hub.subscribe(&self.stream, self.position);
+            let (mut live, away) = self.hub.subscribe(&self.stream, self.position);
+            self.reader_away = Some(away);
             if !self.catch_up(Some(&live)).await? {
                 continue;
             }
@@ -214,8 +245,8 @@ impl<J: Journal> Session<J> {
     }
 
     /// `streams_after` from the position; Redis being away is a pause.
-    async fn read(&self) -> Result<Following, End> {
-        let shared = &self.hub.shared;
+    async fn read(&mut self) -> Result<Following, End> {
+        let shared = Arc::clone(&self.hub.shared);
         let read = ReadAfter {
             stream: self.stream.clone(),
             after: After::Id(self.position),
@@ -224,12 +255,15 @@ impl<J: Journal> Session<J> {
         let mut backoff = Backoff::default();
         loop {
             match shared.cx.run(&read, Deadline::after(READ_TIMEOUT)).await {
-                Ok(replied) => return Ok(replied.outcome),
-                Err(Error::Unavailable(_) | Error::DeadlineExceeded) => {}
+                Ok(replied) => {
+                    self.away = false;
+                    return Ok(replied.outcome);
+                }
+                Err(Error::Unavailable(_) | Error::DeadlineExceeded) => self.away = true,
                 Err(other) => return Err(other.into()),
             }
             tokio::select! {
-                stopped = backoff.wait(shared) => if stopped {
+                stopped = backoff.wait(&shared) => if stopped {
                     return Err(Error::ShuttingDown.into());
                 },
                 () = self.sender.closed() => return Err(End::Gone),
