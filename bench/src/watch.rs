@@ -113,14 +113,44 @@ fn rss_mib(pid: u32) -> anyhow::Result<f64> {
     Ok(kib / 1024.0)
 }
 
+/// Redis's own time per `EVALSHA` since its stats were reset, µs: what a
+/// script costs Redis, apart from the 2-core machine's noise.
+async fn evalsha_usec(redis_url: &str, reset: bool) -> anyhow::Result<f64> {
+    let mut conn = redis::Client::open(redis_url)?
+        .get_multiplexed_async_connection()
+        .await?;
+    if reset {
+        let () = redis::cmd("CONFIG")
+            .arg("RESETSTAT")
+            .query_async(&mut conn)
+            .await?;
+        return Ok(0.0);
+    }
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut conn)
+        .await?;
+    let line = info
+        .lines()
+        .find_map(|l| l.strip_prefix("cmdstat_evalsha:"))
+        .context("no EVALSHA in INFO commandstats")?;
+    let usec = line
+        .split(',')
+        .find_map(|f| f.strip_prefix("usec_per_call="))
+        .context("usec_per_call")?;
+    Ok(usec.parse()?)
+}
+
 /// PutRecord by `callers` callers, each on its own key of `tag`, for
-/// `duration`: writes/s.
+/// `duration`: writes/s, and Redis's µs per call.
 async fn puts(
     channels: &[Channel],
+    redis_url: &str,
     callers: usize,
     tag: &str,
     duration: Duration,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<(f64, f64)> {
+    evalsha_usec(redis_url, true).await?;
     let until = Instant::now() + duration;
     let done = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let tasks: Vec<_> = (0..callers)
@@ -152,7 +182,8 @@ async fn puts(
     for task in tasks {
         task.await??;
     }
-    Ok(done.load(std::sync::atomic::Ordering::Relaxed) as f64 / duration.as_secs_f64())
+    let rate = done.load(std::sync::atomic::Ordering::Relaxed) as f64 / duration.as_secs_f64();
+    Ok((rate, evalsha_usec(redis_url, false).await?))
 }
 
 /// The watch report: prints it and writes `watch.md`.
@@ -160,23 +191,21 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
     let redis = RedisProcess::start(&[])
         .await
         .context("start redis-server")?;
-    let mut flags = args.rmw_flags.clone();
-    flags.extend(["--max-watches".to_owned(), "4096".to_owned()]);
-    let service = Service::start(&redis.url(), &flags).await?;
-    // A connection takes at most --max-concurrent-streams (1,024) streams.
+    // A binary from before watches (a before/after check) answers
+    // EnableJournal UNIMPLEMENTED and refuses --max-watches: PutRecord
+    // alone, on the flags it knows.
+    let service = Service::start(&redis.url(), &args.rmw_flags).await?;
     let channels = service.channels(args.channels.max(4)).await?;
-    let mut report = setup(&format!("`{}`", flags.join(" ")));
     let mut records = RecordsServiceClient::new(channels[0].clone());
     let journals = records
         .enable_journal(EnableJournalRequest { tag: "on".into() })
         .await;
     if matches!(&journals, Err(status) if status.code() == tonic::Code::Unimplemented) {
-        // A binary from before watches (a before/after check): PutRecord
-        // alone.
-        let off = puts(&channels, HEADLINE, "off", args.duration).await?;
+        let mut report = setup(&format!("`{}`", args.rmw_flags.join(" ")));
+        let (off, usec) = puts(&channels, &redis.url(), HEADLINE, "off", args.duration).await?;
         let _ = writeln!(
             report,
-            "- PutRecord, {HEADLINE} callers, closed loop, {:.0} s: **{off:.0} writes/s** (a binary without record journals)",
+            "- PutRecord, {HEADLINE} callers, closed loop, {:.0} s: **{off:.0} writes/s**, Redis {usec:.2} µs per call (a binary without record journals)",
             args.duration.as_secs_f64(),
         );
         print!("{report}");
@@ -184,6 +213,23 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
         return Ok(());
     }
     journals?;
+    // First, on a fresh service and Redis as a binary without journals
+    // measures it: the watches below leave streams and state behind.
+    let (off, off_usec) = puts(&channels, &redis.url(), HEADLINE, "off", args.duration).await?;
+    let (on, on_usec) = puts(&channels, &redis.url(), HEADLINE, "on", args.duration).await?;
+    let puts_line = format!(
+        "- PutRecord, {HEADLINE} callers, closed loop, {:.0} s each: **{off:.0} writes/s with the tag's journal off, {on:.0} with it on** ({:+.1} %); Redis {off_usec:.2} and {on_usec:.2} µs per call",
+        args.duration.as_secs_f64(),
+        (on / off - 1.0) * 100.0,
+    );
+    service.stop();
+    let mut flags = args.rmw_flags.clone();
+    flags.extend(["--max-watches".to_owned(), "4096".to_owned()]);
+    let service = Service::start(&redis.url(), &flags).await?;
+    // A connection takes at most --max-concurrent-streams (1,024) streams.
+    let channels = service.channels(args.channels.max(4)).await?;
+    let mut report = setup(&format!("`{}`", flags.join(" ")));
+    let _ = writeln!(report, "{puts_line}");
     let ms = |h: &Histogram<u64>, q: f64| h.value_at_quantile(q) as f64 / 1000.0;
 
     for watchers in [1, 100, 1000] {
@@ -222,14 +268,6 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
         "- memory (RSS): {before:.1} MiB with no watch; **{one_store:.1} MiB with 1,000 idle watches of one store** (one reader); {many_stores:.1} MiB with 1,000 idle watches of 1,000 stores (1,000 readers, each with its Redis connection)",
     );
 
-    let off = puts(&channels, HEADLINE, "off", args.duration).await?;
-    let on = puts(&channels, HEADLINE, "on", args.duration).await?;
-    let _ = writeln!(
-        report,
-        "- PutRecord, {HEADLINE} callers, closed loop, {:.0} s each: **{off:.0} writes/s with the tag's journal off, {on:.0} with it on** ({:+.1} %)",
-        args.duration.as_secs_f64(),
-        (on / off - 1.0) * 100.0,
-    );
     print!("{report}");
     std::fs::create_dir_all(&args.out)?;
     std::fs::write(args.out.join("watch.md"), format!("## Watches\n\n{report}"))?;
