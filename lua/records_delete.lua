@@ -6,15 +6,19 @@ KEYS[2]  the record, a hash (<prefix>:rec:<key>): `v` the value, `ver` the
          version
 KEYS[3]  the revision, as records_put keeps it
 KEYS[4]  the change journal of the key's tag, as records_put appends to it
+KEYS[5]  the fence's lease (lib/leases.lua); any key of the slot without one
 
 ARGV[1]  request fingerprint, '' without a request id
 ARGV[2]  idempotency record TTL, milliseconds
 ARGV[3]  the journal's retention (lib/prelude.lua)
 ARGV[4]  the expected version, at least 1
+ARGV[5]  the fence's token, '' without a fence
 
 Reply    {'deleted', version}
        | {'mismatch', actual}             absent (actual = 0) (nothing written)
        | {'mismatch', actual, value}      present (nothing written)
+       | {'fenced', current token}        the fence's token is not a current
+                                          grant (nothing written)
        | a prelude reply
 The record goes; the revision keeps its version (it already does for a
 record written since revisions), so a re-created record continues the
@@ -27,6 +31,11 @@ if replay then
   return replay
 end
 local trim = rmw_retention()
+--@leases
+local fenced = lease_fence(KEYS[5], ARGV[5])
+if fenced then
+  return fenced
+end
 
 local fields = redis.call('HMGET', KEYS[2], 'v', 'ver')
 local actual = 0

@@ -8,16 +8,20 @@ KEYS[3]  the revision: the highest version any record of the key's tag (or
          of the key, untagged) ever had (<prefix>:rev:…), never expiring
 KEYS[4]  the change journal of the key's tag (<prefix>:jrn:…), a stream
          that exists only while someone turned it on (records_journal)
+KEYS[5]  the fence's lease (lib/leases.lua); any key of the slot without one
 
 ARGV[1]  request fingerprint, '' without a request id
 ARGV[2]  idempotency record TTL, milliseconds
 ARGV[3]  the journal's retention (lib/prelude.lua)
 ARGV[4]  the expected version; 0: the record must not exist
 ARGV[5]  the value
+ARGV[6]  the fence's token, '' without a fence
 
 Reply    {'written', new_version}
        | {'mismatch', actual}             absent (actual = 0) (nothing written)
        | {'mismatch', actual, value}      present (nothing written)
+       | {'fenced', current token}        the fence's token is not a current
+                                          grant (nothing written)
        | a prelude reply
 A write bumps a live record's version by one; a record created (again)
 continues past the revision, so versions of one key never repeat (no ABA),
@@ -31,6 +35,11 @@ if replay then
   return replay
 end
 local trim = rmw_retention()
+--@leases
+local fenced = lease_fence(KEYS[5], ARGV[6])
+if fenced then
+  return fenced
+end
 
 local fields = redis.call('HMGET', KEYS[2], 'v', 'ver')
 local actual = 0

@@ -2,21 +2,25 @@
 --[[ values_cond_update — checks N conditions, then applies M writes; all or nothing.
 
 KEYS[1]                idempotency record (lib/prelude.lua)
-KEYS[2 .. 1+N]         the condition keys, in request order
-KEYS[2+N .. 1+N+M]     the write keys, in request order, each key once
+KEYS[2]                the fence's lease (lib/leases.lua); any key of the
+                       slot without one
+KEYS[3 .. 2+N]         the condition keys, in request order
+KEYS[3+N .. 2+N+M]     the write keys, in request order, each key once
 
 ARGV[1]                request fingerprint, '' without a request id
 ARGV[2]                idempotency record TTL, milliseconds
 ARGV[3]                N, the number of conditions
 ARGV[4]                M, the number of writes
-ARGV[5 .. 4+2N]        per condition: operator, operand
+ARGV[5]                the fence's token, '' without a fence
+ARGV[6 .. 5+2N]        per condition: operator, operand
                        operators: eq ne gt gte lt lte exists not_exists
                        (numeric operands are validated decimals)
-ARGV[5+2N .. 4+2N+2M]  per write: '1', value (set) or '0', '' (delete)
+ARGV[6+2N .. 5+2N+2M]  per write: '1', value (set) or '0', '' (delete)
 
 Reply    {'applied', M}
        | {'failed', index}          condition `index` (0-based) failed, its key is absent
        | {'failed', index, actual}  condition `index` failed, its key holds `actual`
+       | {'fenced', current token}  the fence's token is not a current grant
        | a prelude reply
 Nothing is written unless every condition holds.
 ]]
@@ -104,13 +108,18 @@ local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+--@leases
+local fenced = lease_fence(KEYS[2], ARGV[5])
+if fenced then
+  return fenced
+end
 
 local conditions = tonumber(ARGV[3])
 local writes = tonumber(ARGV[4])
 
 for i = 1, conditions do
-  local current = redis.call('GET', KEYS[1 + i])
-  if not holds(ARGV[3 + 2 * i], ARGV[4 + 2 * i], current) then
+  local current = redis.call('GET', KEYS[2 + i])
+  if not holds(ARGV[4 + 2 * i], ARGV[5 + 2 * i], current) then
     if current then
       return {'failed', i - 1, current}
     end
@@ -119,8 +128,8 @@ for i = 1, conditions do
 end
 
 for i = 1, writes do
-  local key = KEYS[1 + conditions + i]
-  local at = 3 + 2 * conditions + 2 * i
+  local key = KEYS[2 + conditions + i]
+  local at = 4 + 2 * conditions + 2 * i
   if ARGV[at] == '1' then
     redis.call('SET', key, ARGV[at + 1])
   else

@@ -20,7 +20,7 @@ use crate::{
     grpc::{self, Admin, layer::RpcLayer},
     health::{DrainingHealth, Health},
     lifecycle::{self, Lifecycle},
-    ops::Context,
+    ops::{Context, Waiters},
     redis::{Redis, RedisConfig},
     telemetry::{self, metrics::Metrics},
     watch::Watches,
@@ -279,6 +279,7 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         journal_retention: settings.record_journal_retention,
         clock_skew_secs: settings.clock_skew_secs,
         limits: config.limits,
+        lease_waiters: Arc::new(Waiters::new(config.server.max_lease_waiters as usize)),
     })
 }
 

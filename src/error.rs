@@ -30,6 +30,10 @@ pub enum Error {
     /// `--max-watches` watches are open; a new one may open once one ends.
     #[error("too many watches: {0} are open")]
     TooManyWatches(usize),
+    /// `--max-lease-waiters` callers wait for leases; another may wait
+    /// once one is done.
+    #[error("too many lease waiters: {0} are waiting")]
+    TooManyWaiters(usize),
     /// A watcher read its stream too slowly and was dropped; it resumes
     /// after the last id it received.
     #[error("watch fell behind after {0}")]
@@ -81,6 +85,7 @@ impl Error {
             Self::DeadlineExceeded => "DEADLINE_EXCEEDED",
             Self::OutOfMemory(_) => "REDIS_OUT_OF_MEMORY",
             Self::TooManyWatches(_) => "TOO_MANY_WATCHES",
+            Self::TooManyWaiters(_) => "TOO_MANY_WAITERS",
             Self::WatchBehind(_) => "WATCH_BEHIND",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::JournalOff(_) => "JOURNAL_OFF",

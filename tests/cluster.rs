@@ -217,7 +217,8 @@ fn slot_test_keys() -> Vec<String> {
 
 /// On a cluster: the service's slot of every test key equals `CLUSTER
 /// KEYSLOT`; a ConditionalUpdate across slots is refused with CROSS_SLOT
-/// and one within a `{tag}` is applied; stores and books land on every
+/// and one within a `{tag}` is applied, as is a fence whose lease is in
+/// another slot than its data; stores and books land on every
 /// primary (shown: each key exists on the primary that serves its slot);
 /// scripts are reported loaded on each primary; and a `SCRIPT FLUSH` on
 /// one primary is recovered invisibly, reloading there.
@@ -249,6 +250,7 @@ async fn stores_and_books_spread_over_the_primaries() {
             conditions: vec![],
             writes: vec![write("cart:1", "a"), write("cart:2", "b")],
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap_err();
@@ -263,6 +265,7 @@ async fn stores_and_books_spread_over_the_primaries() {
             conditions: vec![],
             writes: vec![write("cart{7}:items", "a"), write("cart{7}:total", "b")],
             request_id: "cart-7".into(),
+            fence: None,
         })
         .await
         .unwrap()
@@ -271,6 +274,48 @@ async fn stores_and_books_spread_over_the_primaries() {
         applied.outcome,
         Some(update::Outcome::Applied(update::Applied { writes: 2 }))
     ));
+
+    // A fence whose lease is in another slot than the data is refused up
+    // front; a lease of the data's {tag} fences it.
+    let mut leases = service.leases();
+    let granted = leases
+        .acquire(rmw::proto::v1::AcquireRequest {
+            name: "lock{7}".into(),
+            owner: "me".into(),
+            ttl: Some(prost_types::Duration {
+                seconds: 10,
+                nanos: 0,
+            }),
+            limit: 1,
+            wait: false,
+            request_id: String::new(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let Some(rmw::proto::v1::acquire_response::Outcome::Acquired(grant)) = granted.outcome else {
+        panic!("{granted:?}")
+    };
+    let fenced = |lease: &str| ConditionalUpdateRequest {
+        conditions: vec![],
+        writes: vec![write("cart{7}:items", "c")],
+        request_id: String::new(),
+        fence: Some(rmw::proto::v1::Fence {
+            lease: lease.into(),
+            token: grant.token,
+        }),
+    };
+    let status = values.conditional_update(fenced("lock")).await.unwrap_err();
+    assert_invalid(&status, "CROSS_SLOT", &["fence.lease"]);
+    let applied = values
+        .conditional_update(fenced("lock{7}"))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(applied.outcome, Some(update::Outcome::Applied(_))),
+        "{applied:?}"
+    );
 
     // Which primary serves which slot, as the cluster says.
     let topology = cluster.topology(seed).await;
@@ -484,6 +529,7 @@ async fn primary_killed_under_load_fails_over() {
             expected: None,
             new_value: Some(format!("{n}").into_bytes()),
             request_id: format!("probe-{n}"),
+            fence: None,
         });
         request.set_timeout(Duration::from_millis(500));
         match values.compare_and_swap(request).await {

@@ -52,6 +52,7 @@ async fn cas_retry_loops_lose_no_update() {
                         expected: current,
                         new_value: Some((n + 1).to_string().into_bytes()),
                         request_id: String::new(),
+                        fence: None,
                     })
                     .await
                     .unwrap()
@@ -66,6 +67,7 @@ async fn cas_retry_loops_lose_no_update() {
                     cas::Outcome::Conflict(_) => {
                         conflicts.fetch_add(1, Ordering::Relaxed);
                     }
+                    cas::Outcome::Fenced(f) => panic!("an unfenced write was fenced: {f:?}"),
                 }
             }
         }));

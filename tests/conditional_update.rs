@@ -36,6 +36,7 @@ fn request(conditions: Vec<Condition>, writes: Vec<Write>) -> ConditionalUpdateR
         conditions,
         writes,
         request_id: String::new(),
+        fence: None,
     }
 }
 
@@ -47,6 +48,7 @@ async fn put(env: &Env, key: &str, value: &str) {
             expected: None,
             new_value: Some(value.as_bytes().to_vec()),
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap();
@@ -80,6 +82,7 @@ async fn holds(env: &Env, condition: Condition) -> bool {
     match response.outcome.unwrap() {
         update::Outcome::Applied(_) => true,
         update::Outcome::Failed(_) => false,
+        update::Outcome::Fenced(f) => panic!("an unfenced write was fenced: {f:?}"),
     }
 }
 

@@ -15,6 +15,7 @@ fn create(key: &str) -> CompareAndSwapRequest {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
+        fence: None,
     }
 }
 

@@ -127,6 +127,7 @@ async fn script_flush_under_load_is_invisible() {
                     expected: current,
                     new_value: Some((n + 1).to_string().into_bytes()),
                     request_id: String::new(),
+                    fence: None,
                 };
                 match values.compare_and_swap(request).await {
                     Ok(r) => {

@@ -142,7 +142,8 @@ fn calls() -> impl Strategy<Value = Call> {
                     key,
                     expected,
                     new_value,
-                    request_id
+                    request_id,
+                    fence: None,
                 }
             )),
         (
@@ -161,7 +162,8 @@ fn calls() -> impl Strategy<Value = Call> {
                 pb::ConditionalUpdateRequest {
                     conditions,
                     writes,
-                    request_id
+                    request_id,
+                    fence: None,
                 }
             )),
         text().prop_map(|key| Call::GetRecord(pb::GetRecordRequest { key })),
@@ -170,7 +172,8 @@ fn calls() -> impl Strategy<Value = Call> {
                 key,
                 value,
                 expected_version,
-                request_id
+                request_id,
+                fence: None,
             })
         ),
         (text(), version(), text()).prop_map(|(key, expected_version, request_id)| {
@@ -178,6 +181,7 @@ fn calls() -> impl Strategy<Value = Call> {
                 key,
                 expected_version,
                 request_id,
+                fence: None,
             })
         }),
         (
@@ -449,6 +453,7 @@ fn arbitrary_requests_are_answered_or_refused_cleanly() {
             expected: None,
             new_value: Some(vec![0; 5 << 20]),
             request_id: String::new(),
+            fence: None,
         };
         let status = env
             .service

@@ -233,6 +233,7 @@ async fn a_tag_cannot_borrow_another_keys_idempotency_record() {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: "r-1".into(),
+        fence: None,
     };
     let first = values.compare_and_swap(request(&tagged)).await.unwrap();
     assert!(matches!(
@@ -538,6 +539,7 @@ async fn a_callers_deadline_is_capped() {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
+        fence: None,
     });
     request.set_timeout(Duration::from_secs(3600));
     let started = Instant::now();

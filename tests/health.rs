@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 
 use crate::common::{self, Env, Service};
 
-const SERVICES: [&str; 8] = [
+const SERVICES: [&str; 9] = [
     "",
     "rmw.v1.ValuesService",
     "rmw.v1.RecordsService",
@@ -22,6 +22,7 @@ const SERVICES: [&str; 8] = [
     "rmw.v1.CountersService",
     "rmw.v1.LedgerService",
     "rmw.v1.SequencesService",
+    "rmw.v1.LeasesService",
     "rmw.v1.AdminService",
 ];
 
@@ -31,6 +32,7 @@ fn create(key: &str) -> CompareAndSwapRequest {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
+        fence: None,
     }
 }
 

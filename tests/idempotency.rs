@@ -22,6 +22,7 @@ fn cas(
         expected: expected.map(|e| e.as_bytes().to_vec()),
         new_value: Some(new_value.as_bytes().to_vec()),
         request_id: request_id.into(),
+        fence: None,
     }
 }
 
@@ -101,6 +102,7 @@ async fn other_parameters_are_refused() {
                 value: Some(b"a".to_vec()),
             }],
             request_id: "req-1".into(),
+            fence: None,
         })
         .await
         .unwrap_err();
@@ -146,6 +148,7 @@ async fn refusals_are_evaluated_again() {
             value: Some(b"1".to_vec()),
         }],
         request_id: "req-3".into(),
+        fence: None,
     };
     let first = values
         .conditional_update(update())
@@ -182,6 +185,7 @@ async fn records_replay_too() {
         value: b"v1".to_vec(),
         expected_version: 0,
         request_id: "put-1".into(),
+        fence: None,
     };
     let first = records.put_record(put()).await.unwrap().into_inner();
     let again = records.put_record(put()).await.unwrap().into_inner();
@@ -195,6 +199,7 @@ async fn records_replay_too() {
         key: "doc".into(),
         expected_version: 1,
         request_id: "del-1".into(),
+        fence: None,
     };
     let first = records.delete_record(delete()).await.unwrap().into_inner();
     let before = env.snapshot().await;

@@ -93,6 +93,7 @@ async fn run(
                             expected: expected.clone(),
                             new_value: new.clone(),
                             request_id: String::new(),
+                            fence: None,
                         });
                         request.set_timeout(Duration::from_secs(1));
                         let (result, ret) = match vclient.compare_and_swap(request).await {
@@ -101,6 +102,7 @@ async fn run(
                                 Some(cas::Outcome::Conflict(c)) => {
                                     (CasResult::Conflict(c.current), Some(now()))
                                 }
+                                Some(cas::Outcome::Fenced(f)) => panic!("fenced: {f:?}"),
                                 None => panic!("no outcome"),
                             },
                             Err(status) if retryable(client_code(&status)) => {
@@ -139,6 +141,7 @@ async fn run(
                             value: value.clone(),
                             expected_version: expected,
                             request_id: String::new(),
+                            fence: None,
                         });
                         request.set_timeout(Duration::from_secs(1));
                         let (result, ret) = match rclient.put_record(request).await {
@@ -149,6 +152,7 @@ async fn run(
                                 Some(put::Outcome::VersionMismatch(m)) => {
                                     (PutResult::Mismatch(m.actual, m.current_value), Some(now()))
                                 }
+                                Some(put::Outcome::Fenced(f)) => panic!("fenced: {f:?}"),
                                 None => panic!("no outcome"),
                             },
                             Err(status) if retryable(client_code(&status)) => {

@@ -26,6 +26,7 @@ mod health;
 mod holds;
 mod idempotency;
 mod inventory;
+mod leases;
 mod ledger;
 mod linearizability;
 mod lost_replies;

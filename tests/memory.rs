@@ -122,6 +122,7 @@ async fn what_the_data_costs() {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id,
+        fence: None,
     };
     let plain = per_item(&env, async {
         for i in 0..N {
@@ -152,6 +153,7 @@ async fn what_the_data_costs() {
                     expected_version: 0,
                     value: b"v".to_vec(),
                     request_id: String::new(),
+                    fence: None,
                 })
                 .await
                 .unwrap();
@@ -164,6 +166,7 @@ async fn what_the_data_costs() {
                 key: format!("r{i}"),
                 expected_version: 1,
                 request_id: String::new(),
+                fence: None,
             })
             .await
             .unwrap();

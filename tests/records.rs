@@ -13,6 +13,7 @@ fn put_req(key: &str, value: &str, expected_version: u64) -> PutRecordRequest {
         value: value.as_bytes().to_vec(),
         expected_version,
         request_id: String::new(),
+        fence: None,
     }
 }
 
@@ -21,6 +22,7 @@ fn delete_req(key: &str, expected_version: u64) -> DeleteRecordRequest {
         key: key.into(),
         expected_version,
         request_id: String::new(),
+        fence: None,
     }
 }
 

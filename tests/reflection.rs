@@ -5,13 +5,14 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use crate::common::Env;
 
-const SERVED: [&str; 10] = [
+const SERVED: [&str; 11] = [
     "grpc.health.v1.Health",
     "grpc.reflection.v1.ServerReflection",
     "grpc.reflection.v1alpha.ServerReflection",
     "rmw.v1.AdminService",
     "rmw.v1.CountersService",
     "rmw.v1.InventoryService",
+    "rmw.v1.LeasesService",
     "rmw.v1.LedgerService",
     "rmw.v1.RecordsService",
     "rmw.v1.SequencesService",

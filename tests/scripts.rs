@@ -43,10 +43,12 @@ fn cas(expected: Option<&str>, new_value: Option<&str>, request_id: &str) -> Cal
         TTL,
     )
     .key("t:val:k")
+    .key("t:val:k")
     .arg(e_mode)
     .arg(e)
     .arg(n_mode)
     .arg(n)
+    .arg("")
 }
 
 fn flag(value: Option<&str>) -> (&'static str, &str) {
@@ -136,9 +138,11 @@ async fn refusals_write_nothing() {
         .key("t:rec:r")
         .key("t:rev:key:{t:rec:r}")
         .key("t:jrn:key:{t:rec:r}")
+        .key("t:rec:r")
         .setting("")
         .arg(expected)
         .arg("v")
+        .arg("")
     };
     redis.eval(&put(0, ""), soon()).await.unwrap();
     let before = keys(&mut conn).await;
@@ -160,8 +164,10 @@ async fn refusals_write_nothing() {
     )
     .key("t:val:k")
     .key("t:val:k")
+    .key("t:val:k")
     .arg(1)
     .arg(1)
+    .arg("")
     .arg("gt")
     .arg("5")
     .arg("1")
@@ -184,8 +190,10 @@ async fn refusals_write_nothing() {
     .key("t:rec:r")
     .key("t:rev:key:{t:rec:r}")
     .key("t:jrn:key:{t:rec:r}")
+    .key("t:rec:r")
     .setting("")
-    .arg(2);
+    .arg(2)
+    .arg("");
     let reply = redis.eval(&delete, soon()).await.unwrap();
     assert_eq!(
         (reply.tag().unwrap(), reply.int(1).unwrap()),
@@ -208,9 +216,11 @@ async fn replays_are_exact() {
             .key("t:rec:r")
             .key("t:rev:key:{t:rec:r}")
             .key("t:jrn:key:{t:rec:r}")
+            .key("t:rec:r")
             .setting("")
             .arg(0)
             .arg(&[0_u8, 159, 146, 150][..])
+            .arg("")
     };
     let first = redis.eval(&put(), soon()).await.unwrap();
     let again = redis.eval(&put(), soon()).await.unwrap();
@@ -296,8 +306,10 @@ async fn compare_in_lua(
             TTL,
         )
         .key("t:val:n")
+        .key("t:val:n")
         .arg(1)
         .arg(0)
+        .arg("")
         .arg(op)
         .arg(b);
         let reply = redis.eval(&call, soon()).await.unwrap();

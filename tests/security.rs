@@ -2,11 +2,12 @@
 //! to Redis, a least-privilege Redis ACL user, and message size limits.
 
 use rmw::proto::v1::{
-    AdjustCounterRequest, CommitHoldRequest, CompareAndSwapRequest, ConsumeQuotaRequest,
-    CreditRequest, GetScriptStatusRequest, HoldStockRequest, ListHoldsRequest,
-    ListMovementsRequest, NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest,
-    SetStockRequest, StockLevel, TransferRequest, compare_and_swap_response as cas, movement,
-    values_service_client::ValuesServiceClient,
+    AcquireRequest, AcquireResponse, AdjustCounterRequest, CommitHoldRequest,
+    CompareAndSwapRequest, ConsumeQuotaRequest, CreditRequest, Fence, GetLeaseRequest,
+    GetScriptStatusRequest, HoldStockRequest, ListHoldsRequest, ListMovementsRequest,
+    NextIdsRequest, OrderItem, PlaceOrderRequest, PutRecordRequest, ReleaseRequest, RenewRequest,
+    SetStockRequest, StockLevel, TransferRequest, acquire_response,
+    compare_and_swap_response as cas, movement, values_service_client::ValuesServiceClient,
 };
 use tonic::{
     Code,
@@ -21,6 +22,7 @@ fn create(key: &str) -> CompareAndSwapRequest {
         expected: None,
         new_value: Some(b"v".to_vec()),
         request_id: String::new(),
+        fence: None,
     }
 }
 
@@ -248,6 +250,91 @@ async fn redis_over_mutual_tls() {
 }
 
 /// Runs each service once, and a script reload, as `service`'s Redis user.
+/// Every lease script, and a write fenced by a grant: a waiter woken by
+/// the release (its doorbell's XREAD), a stale token refused.
+async fn leases_and_a_fenced_write(service: &Service) {
+    let mut leases = service.leases();
+    let acquire = |owner: &str, wait: bool| AcquireRequest {
+        name: "lock{l}".into(),
+        owner: owner.into(),
+        ttl: Some(prost_types::Duration {
+            seconds: 10,
+            nanos: 0,
+        }),
+        limit: 1,
+        wait,
+        request_id: String::new(),
+    };
+    let token = |reply: AcquireResponse| match reply.outcome {
+        Some(acquire_response::Outcome::Acquired(grant)) => grant.token,
+        other => panic!("{other:?}"),
+    };
+    let first = token(
+        leases
+            .acquire(acquire("a", false))
+            .await
+            .unwrap()
+            .into_inner(),
+    );
+    leases
+        .renew(RenewRequest {
+            name: "lock{l}".into(),
+            token: first,
+            ttl: Some(prost_types::Duration {
+                seconds: 20,
+                nanos: 0,
+            }),
+        })
+        .await
+        .unwrap();
+    let waiter = {
+        let mut leases = leases.clone();
+        let request = acquire("b", true);
+        tokio::spawn(async move { leases.acquire(request).await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    leases
+        .release(ReleaseRequest {
+            name: "lock{l}".into(),
+            token: first,
+        })
+        .await
+        .unwrap();
+    let second = token(waiter.await.unwrap().unwrap().into_inner());
+    leases
+        .get_lease(GetLeaseRequest {
+            name: "lock{l}".into(),
+        })
+        .await
+        .unwrap();
+    let mut values = service.values();
+    let fenced = |token: u64| CompareAndSwapRequest {
+        fence: Some(Fence {
+            lease: "lock{l}".into(),
+            token,
+        }),
+        ..create("v{l}")
+    };
+    let stale = values
+        .compare_and_swap(fenced(first))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(stale.outcome, Some(cas::Outcome::Fenced(_))),
+        "{stale:?}"
+    );
+    let current = values
+        .compare_and_swap(fenced(second))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(current.outcome, Some(cas::Outcome::Swapped(_))),
+        "{current:?}"
+    );
+}
+
 /// Every hold script, the sweep's included: a hold committed, holds
 /// listed a page at a time, and a 1 ms hold that the sweep ends.
 async fn holds_and_their_sweep(service: &Service) {
@@ -332,6 +419,7 @@ async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedC
             value: b"v".to_vec(),
             expected_version: 0,
             request_id: "p1".into(),
+            fence: None,
         })
         .await
         .unwrap();
@@ -357,6 +445,7 @@ async fn every_operation(service: &Service, admin: &mut redis::aio::MultiplexedC
             value: b"v".to_vec(),
             expected_version: 0,
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap();
@@ -517,6 +606,7 @@ async fn acl_user_runs_every_operation_and_nothing_else() {
 
     every_operation(&service, &mut admin).await;
     holds_and_their_sweep(&service).await;
+    leases_and_a_fenced_write(&service).await;
 
     // As the ACL user, directly: keys outside the prefix and other
     // commands are refused.

@@ -84,6 +84,7 @@ async fn sigterm_drains_in_flight_calls_and_exits_zero() {
                 expected: None,
                 new_value: Some(b"v".to_vec()),
                 request_id: String::new(),
+                fence: None,
             })
             .await
     });

@@ -13,6 +13,7 @@ fn cas(key: &str, expected: Option<&[u8]>, new_value: Option<&[u8]>) -> CompareA
         expected: expected.map(<[u8]>::to_vec),
         new_value: new_value.map(<[u8]>::to_vec),
         request_id: String::new(),
+        fence: None,
     }
 }
 

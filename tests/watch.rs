@@ -508,6 +508,7 @@ async fn record_changes_of_a_tag_are_watched_once_its_journal_is_on() {
         value: value.as_bytes().to_vec(),
         expected_version,
         request_id: String::new(),
+        fence: None,
     };
     c.put_record(put("app{cfg}:a", "one", 0)).await.unwrap();
     c.put_record(put("app{other}:a", "x", 0)).await.unwrap();
@@ -517,6 +518,7 @@ async fn record_changes_of_a_tag_are_watched_once_its_journal_is_on() {
         key: "app{cfg}:a".into(),
         expected_version: 2,
         request_id: String::new(),
+        fence: None,
     })
     .await
     .unwrap();

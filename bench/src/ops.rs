@@ -158,6 +158,7 @@ impl Client {
                     expected: Some(b"v1".to_vec()),
                     new_value: Some(b"v1".to_vec()),
                     request_id: String::new(),
+                    fence: None,
                 };
                 match values.compare_and_swap(request).await {
                     Ok(r) if matches!(r.get_ref().outcome, Some(cas::Outcome::Swapped(_))) => {
@@ -225,6 +226,7 @@ pub async fn prepare_through(channel: Channel) -> anyhow::Result<()> {
                 expected: None,
                 new_value: Some(b"v1".to_vec()),
                 request_id: String::new(),
+                fence: None,
             })
             .await?;
     }

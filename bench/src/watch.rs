@@ -166,6 +166,7 @@ async fn puts(
                             value: b"{\"replicas\":3}".to_vec(),
                             expected_version: version,
                             request_id: String::new(),
+                            fence: None,
                         })
                         .await?
                         .into_inner();

@@ -72,6 +72,13 @@ pub struct Server {
     #[arg(long, env = "RMW_MAX_WATCHES", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_watches: u32,
 
+    /// Most callers waiting at once for a lease (Acquire with `wait`);
+    /// more are refused with RESOURCE_EXHAUSTED and a RetryInfo. Each
+    /// lease waited for holds one Redis connection of its own while its
+    /// first waiter waits.
+    #[arg(long, env = "RMW_MAX_LEASE_WAITERS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_lease_waiters: u32,
+
     /// Deadline of a request whose caller set none: 1ms to 1h, and at
     /// most `--max-timeout`.
     #[arg(long, env = "RMW_DEFAULT_TIMEOUT", default_value = "5s", value_parser = duration_within(MILLI, HOUR))]

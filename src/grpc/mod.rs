@@ -7,6 +7,7 @@ mod counters;
 mod fields;
 mod inventory;
 pub mod layer;
+mod leases;
 mod ledger;
 mod outcome;
 mod records;
@@ -34,7 +35,7 @@ use crate::{
             admin_service_server::AdminServiceServer,
             counters_service_server::CountersServiceServer,
             inventory_service_server::InventoryServiceServer,
-            ledger_service_server::LedgerServiceServer,
+            leases_service_server::LeasesServiceServer, ledger_service_server::LedgerServiceServer,
             records_service_server::RecordsServiceServer,
             sequences_service_server::SequencesServiceServer,
             values_service_server::ValuesServiceServer,
@@ -136,7 +137,8 @@ pub fn add_api(
         .add_service(InventoryServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(CountersServiceServer::new(api.clone()).max_decoding_message_size(limit))
         .add_service(LedgerServiceServer::new(api.clone()).max_decoding_message_size(limit))
-        .add_service(SequencesServiceServer::new(api).max_decoding_message_size(limit));
+        .add_service(SequencesServiceServer::new(api.clone()).max_decoding_message_size(limit))
+        .add_service(LeasesServiceServer::new(api).max_decoding_message_size(limit));
     vec![
         ValuesServiceServer::<Api>::NAME,
         RecordsServiceServer::<Api>::NAME,
@@ -144,6 +146,7 @@ pub fn add_api(
         CountersServiceServer::<Api>::NAME,
         LedgerServiceServer::<Api>::NAME,
         SequencesServiceServer::<Api>::NAME,
+        LeasesServiceServer::<Api>::NAME,
         AdminServiceServer::<Admin>::NAME,
     ]
 }
@@ -187,13 +190,28 @@ fn deadline_of<T>(request: &Request<T>) -> Deadline {
         .unwrap_or_else(|| Deadline::after(Duration::from_secs(5)))
 }
 
-/// A time as a protobuf timestamp.
 /// A hold's ttl: whole milliseconds, 1 ms to `--max-hold-ttl`.
 fn hold_ttl(
     ttl: Option<&prost_types::Duration>,
     limits: &crate::ops::Limits,
 ) -> Result<std::time::Duration, String> {
-    let max = limits.max_hold_ttl;
+    ttl_within(ttl, limits.max_hold_ttl, "--max-hold-ttl")
+}
+
+/// A lease grant's ttl: whole milliseconds, 1 ms to `--max-lease-ttl`.
+fn lease_ttl(
+    ttl: Option<&prost_types::Duration>,
+    limits: &crate::ops::Limits,
+) -> Result<std::time::Duration, String> {
+    ttl_within(ttl, limits.max_lease_ttl, "--max-lease-ttl")
+}
+
+/// A ttl: set, whole milliseconds, 1 ms to `max` (the flag `flag`).
+fn ttl_within(
+    ttl: Option<&prost_types::Duration>,
+    max: std::time::Duration,
+    flag: &str,
+) -> Result<std::time::Duration, String> {
     let Some(ttl) = ttl else {
         return Err("must be set".into());
     };
@@ -207,7 +225,7 @@ fn hold_ttl(
     let ttl = std::time::Duration::new(seconds, nanos);
     if ttl < std::time::Duration::from_millis(1) || ttl > max {
         return Err(format!(
-            "must be from 1ms to {} (--max-hold-ttl)",
+            "must be from 1ms to {} ({flag})",
             humantime::format_duration(max)
         ));
     }
@@ -217,6 +235,7 @@ fn hold_ttl(
     Ok(ttl)
 }
 
+/// A time as a protobuf timestamp.
 fn timestamp(time: SystemTime) -> prost_types::Timestamp {
     time.into()
 }

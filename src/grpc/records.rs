@@ -1,6 +1,6 @@
 //! `rmw.v1.RecordsService`.
 
-use super::{Fields, Rpc, one, serve};
+use super::{Fields, Rpc, leases, one, serve};
 use crate::{
     error::Error,
     ops::{
@@ -84,12 +84,14 @@ impl Rpc for pb::PutRecordRequest {
         let value = f.take("value", types::value(self.value));
         let version = f.take("expected_version", version(self.expected_version, 0));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = leases::fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(PutRecord {
                 key: key?,
                 expected_version: version?,
                 value: value?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -98,6 +100,7 @@ impl Rpc for pb::PutRecordRequest {
         let outcome = match replied.outcome {
             PutOutcome::Written(version) => put::Outcome::Written(put::Written { version }),
             PutOutcome::Mismatch(m) => put::Outcome::VersionMismatch(mismatch(m)),
+            PutOutcome::Fenced(current_token) => put::Outcome::Fenced(pb::Fenced { current_token }),
         };
         pb::PutRecordResponse {
             replayed: replied.replayed,
@@ -115,11 +118,13 @@ impl Rpc for pb::DeleteRecordRequest {
         let key = f.take("key", Key::parse_at_most(&self.key, limits.max_key_bytes));
         let version = f.take("expected_version", version(self.expected_version, 1));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = leases::fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(DeleteRecord {
                 key: key?,
                 expected_version: version?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -130,6 +135,9 @@ impl Rpc for pb::DeleteRecordRequest {
                 delete::Outcome::Deleted(delete::Deleted { version })
             }
             DeleteOutcome::Mismatch(m) => delete::Outcome::VersionMismatch(mismatch(m)),
+            DeleteOutcome::Fenced(current_token) => {
+                delete::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::DeleteRecordResponse {
             replayed: replied.replayed,

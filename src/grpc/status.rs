@@ -62,6 +62,16 @@ impl From<Error> for Status {
                     format!("{open} watches are open (--max-watches); retry later"),
                 )
             }
+            Error::TooManyWaiters(waiting) => {
+                details.set_retry_info(Some(WATCH_RETRY_DELAY));
+                (
+                    Code::ResourceExhausted,
+                    format!(
+                        "{waiting} callers wait for leases (--max-lease-waiters); retry later, \
+                         or without wait"
+                    ),
+                )
+            }
             Error::WatchBehind(last) => {
                 details.set_error_info(
                     error.reason(),

@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use super::{Fields, Rpc, one, serve};
+use super::{Fields, Rpc, leases, one, serve};
 use crate::{
     error::Error,
     ops::{
@@ -56,6 +56,7 @@ impl Rpc for pb::CompareAndSwapRequest {
         let expected = f.take("expected", self.expected.map(types::value).transpose());
         let new_value = f.take("new_value", self.new_value.map(types::value).transpose());
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = leases::fence(&mut f, self.fence, limits);
         if matches!((&expected, &new_value), (Some(None), Some(None))) {
             f.violate("new_value", "expected or new_value must be set");
         }
@@ -65,6 +66,7 @@ impl Rpc for pb::CompareAndSwapRequest {
                 expected: expected?,
                 new_value: new_value?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -73,6 +75,7 @@ impl Rpc for pb::CompareAndSwapRequest {
         let outcome = match replied.outcome {
             CasOutcome::Swapped => cas::Outcome::Swapped(cas::Swapped {}),
             CasOutcome::Conflict { current } => cas::Outcome::Conflict(cas::Conflict { current }),
+            CasOutcome::Fenced(current_token) => cas::Outcome::Fenced(pb::Fenced { current_token }),
         };
         pb::CompareAndSwapResponse {
             replayed: replied.replayed,
@@ -105,6 +108,9 @@ impl Rpc for pb::ConditionalUpdateRequest {
                 expected: condition.operand,
                 actual,
             }),
+            UpdateOutcome::Fenced(current_token) => {
+                update::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::ConditionalUpdateResponse {
             replayed: replied.replayed,
@@ -128,6 +134,7 @@ fn update_request(
         f.violate("writes", format!("at most {MAX_WRITES} writes"));
     }
     let request_id = f.take("request_id", Id::parse_optional(&request.request_id));
+    let fence = leases::fence(&mut f, request.fence, limits);
     if !f.is_clean() {
         // Items of an oversized request are not worth a violation each.
         return f.finish(|| None);
@@ -171,6 +178,7 @@ fn update_request(
             conditions: conditions.into_iter().collect::<Option<_>>()?,
             writes: writes.into_iter().collect::<Option<_>>()?,
             request_id: request_id?,
+            fence,
         })
     })
 }

@@ -204,7 +204,7 @@ impl<O: Operation> Execute for O {
 /// Every script's layout, by script: what the header test checks.
 #[cfg(test)]
 pub(super) fn layouts() -> Vec<(Script, Layout)> {
-    use super::{counters, inventory, ledger, records, sequences, streams, sweep, values};
+    use super::{counters, inventory, leases, ledger, records, sequences, streams, sweep, values};
     fn of<O: Operation>() -> (Script, Layout) {
         (O::SCRIPT, O::LAYOUT)
     }
@@ -242,6 +242,10 @@ pub(super) fn layouts() -> Vec<(Script, Layout)> {
         of::<streams::ReadAfter>(),
         of::<sweep::DueAdd>(),
         of::<sweep::DueTake>(),
+        of::<leases::GetLease>(),
+        of::<leases::Release>(),
+        of::<leases::Renew>(),
+        of::<leases::TryAcquire>(),
         of::<values::CompareAndSwap>(),
         of::<values::ConditionalUpdate>(),
         of::<values::GetValue>(),

@@ -95,6 +95,26 @@ impl Keyspace {
         format!("{}:rec:{key}", self.prefix)
     }
 
+    /// A lease (LeasesService), a hash: `<p>:lse:<name>`, in the slot of
+    /// the name's `{tag}` like the data it fences. Never deleted: its last
+    /// token outlives every grant.
+    #[must_use]
+    pub fn lease(&self, name: &Key) -> String {
+        format!("{}:lse:{name}", self.prefix)
+    }
+
+    /// The releases of a lease, a stream its waiters' doorbells block on:
+    /// `<p>:lsev:tag:{<tag>}` (shared by the leases of a tag) or
+    /// `<p>:lsev:key:{<lease key>}`, in the lease's slot.
+    #[must_use]
+    pub fn lease_releases(&self, lease_key: &str) -> String {
+        let (kind, anchor) = match hash_tag(lease_key) {
+            Some(tag) => ("tag", tag),
+            None => ("key", lease_key),
+        };
+        format!("{}:lsev:{kind}:{{{anchor}}}", self.prefix)
+    }
+
     /// A store's stock levels: `<p>:inv:{<store>}:stock`.
     #[must_use]
     pub fn stock(&self, store: &Id<Store>) -> String {
@@ -261,6 +281,20 @@ mod tests {
                 assert_eq!(slot(&record), slot(&data), "{data} / {record}");
             }
         }
+    }
+
+    /// A lease's releases stream shares its slot, tagged or not; a tagged
+    /// lease shares the slot of the data of its tag.
+    #[test]
+    fn lease_keys_share_their_slot() {
+        let keys = Keyspace::new("rmw").unwrap();
+        for name in ["plain", "job{42}", "{x}", "a:b:c"] {
+            let lease = keys.lease(&Key::parse(name).unwrap());
+            assert_eq!(slot(&keys.lease_releases(&lease)), slot(&lease), "{lease}");
+        }
+        let lease = keys.lease(&Key::parse("lock{42}").unwrap());
+        let data = keys.value(&Key::parse("user{42}:name").unwrap());
+        assert_eq!(slot(&lease), slot(&data));
     }
 
     /// The prefix may not hold braces, which would steal the hash tag,

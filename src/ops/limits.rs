@@ -39,6 +39,9 @@ pub const DEFAULT_MAX_HOLD_TTL: Duration = Duration::from_secs(24 * 3600);
 /// The longest `--max-hold-ttl`: ten years.
 pub const MAX_HOLD_TTL: Duration = Duration::from_secs(3650 * 24 * 3600);
 
+/// The longest a lease grant may last by default (`--max-lease-ttl`).
+pub const DEFAULT_MAX_LEASE_TTL: Duration = Duration::from_secs(24 * 3600);
+
 /// Request limits set by configuration.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::Args)]
 pub struct Limits {
@@ -71,6 +74,16 @@ pub struct Limits {
         value_parser = hold_ttl,
     )]
     pub max_hold_ttl: Duration,
+
+    /// The longest a lease grant may last (Acquire's and Renew's `ttl`):
+    /// 1ms to 3650d.
+    #[arg(
+        long = "max-lease-ttl",
+        env = "RMW_MAX_LEASE_TTL",
+        default_value = "24h",
+        value_parser = hold_ttl,
+    )]
+    pub max_lease_ttl: Duration,
 }
 
 impl Default for Limits {
@@ -79,6 +92,7 @@ impl Default for Limits {
             max_key_bytes: MAX_KEY_BYTES,
             max_items: DEFAULT_MAX_ITEMS as usize,
             max_hold_ttl: DEFAULT_MAX_HOLD_TTL,
+            max_lease_ttl: DEFAULT_MAX_LEASE_TTL,
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod binding;
 mod counters;
 mod inventory;
 pub mod keyspace;
+mod leases;
 mod ledger;
 pub mod limits;
 mod records;
@@ -29,6 +30,10 @@ pub use inventory::{
     SetOutcome, SetStock, Shortfall, StockChange,
 };
 pub use keyspace::Keyspace;
+pub use leases::{
+    Acquire, AcquireOutcome, Ended, Fence, GetLease, Grant, Holders, LeaseState, MAX_LEASE_LIMIT,
+    Release, Renew, TryAcquire, Waiters,
+};
 pub use ledger::{
     Balance, Credit, Debit, DebitOutcome, EntriesQuery, Entry, EntryKind, FundsEnding, FundsHold,
     FundsHoldOutcome, FundsHoldState, FundsPosted, GetBalances, GetFundsHold, HoldFunds,
@@ -74,6 +79,8 @@ pub struct Context {
     pub clock_skew_secs: i64,
     /// The configurable request limits.
     pub limits: Limits,
+    /// The callers waiting for leases.
+    pub lease_waiters: std::sync::Arc<Waiters>,
 }
 
 /// An outcome, and whether it was replayed from an idempotency record.

@@ -1,7 +1,7 @@
 //! Versioned records: read, write and delete under optimistic locking.
 
 use super::{
-    Context,
+    Context, Fence,
     binding::{Layout, Operation, Record},
     types::{Id, Key, RequestId, kind::RecordTag},
 };
@@ -38,6 +38,8 @@ pub struct PutRecord {
     pub value: Vec<u8>,
     /// The idempotency key.
     pub request_id: Option<RequestId>,
+    /// Write only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// Deletes a record if it has the version expected.
@@ -49,6 +51,8 @@ pub struct DeleteRecord {
     pub expected_version: u64,
     /// The idempotency key.
     pub request_id: Option<RequestId>,
+    /// Delete only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// The stored version was another; nothing was written.
@@ -69,6 +73,9 @@ pub enum PutOutcome {
     Written(u64),
     /// Another version is stored.
     Mismatch(Mismatch),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was written.
+    Fenced(u64),
 }
 
 /// What a versioned delete did.
@@ -78,12 +85,20 @@ pub enum DeleteOutcome {
     Deleted(u64),
     /// Another version is stored.
     Mismatch(Mismatch),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was deleted.
+    Fenced(u64),
 }
 
 /// The record, as every records script names it.
 const RECORD: &[&str] = &["the record"];
 /// The keys of `records_put` and `records_delete`.
-const WRITE_KEYS: &[&str] = &["the record", "the revision", "the change journal"];
+const WRITE_KEYS: &[&str] = &[
+    "the record",
+    "the revision",
+    "the change journal",
+    "the fence's lease",
+];
 
 impl Operation for GetRecord {
     const SCRIPT: Script = Script::RecordsGet;
@@ -113,21 +128,30 @@ impl Operation for PutRecord {
             "the journal's retention",
             "the expected version",
             "the value",
+            "the fence's token",
         ],
     );
     type Outcome = PutOutcome;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        Fence::check(self.fence.as_ref(), cx, &cx.keys.record(&self.key), "key")
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(write_record(cx, &self.key, self.request_id.as_ref()))
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        write_keys(cx, &self.key, call)
+        write_keys(cx, &self.key, self.fence.as_ref(), call)
             .arg(self.expected_version)
             .arg(self.value.as_slice())
+            .arg(Fence::token(self.fence.as_ref()))
     }
 
     fn decode(&self, reply: &Reply) -> Result<PutOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(PutOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "written" => Ok(PutOutcome::Written(version(reply, 1)?)),
             "mismatch" => Ok(PutOutcome::Mismatch(mismatch(
@@ -143,19 +167,32 @@ impl Operation for DeleteRecord {
     const SCRIPT: Script = Script::RecordsDelete;
     const LAYOUT: Layout = Layout::write(
         WRITE_KEYS,
-        &["the journal's retention", "the expected version"],
+        &[
+            "the journal's retention",
+            "the expected version",
+            "the fence's token",
+        ],
     );
     type Outcome = DeleteOutcome;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        Fence::check(self.fence.as_ref(), cx, &cx.keys.record(&self.key), "key")
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         Some(write_record(cx, &self.key, self.request_id.as_ref()))
     }
 
     fn build(&self, cx: &Context, call: Call) -> Call {
-        write_keys(cx, &self.key, call).arg(self.expected_version)
+        write_keys(cx, &self.key, self.fence.as_ref(), call)
+            .arg(self.expected_version)
+            .arg(Fence::token(self.fence.as_ref()))
     }
 
     fn decode(&self, reply: &Reply) -> Result<DeleteOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(DeleteOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "deleted" => Ok(DeleteOutcome::Deleted(version(reply, 1)?)),
             "mismatch" => Ok(DeleteOutcome::Mismatch(mismatch(
@@ -173,14 +210,17 @@ fn write_record(cx: &Context, key: &Key, request_id: Option<&RequestId>) -> Reco
 }
 
 /// The keys and settings `records_put` and `records_delete` start with:
-/// the record, its revision, its tag's journal, the journal's retention.
-fn write_keys(cx: &Context, key: &Key, call: Call) -> Call {
+/// the record, its revision, its tag's journal, the fence's lease, the
+/// journal's retention.
+fn write_keys(cx: &Context, key: &Key, fence: Option<&Fence>, call: Call) -> Call {
     let record = cx.keys.record(key);
     let revision = cx.keys.revision(&record);
     let journal = cx.keys.record_journal(&record);
+    let lease = Fence::key(fence, cx, &record);
     call.key(record)
         .key(revision)
         .key(journal)
+        .key(lease)
         .setting(cx.journal_retention.to_string())
 }
 

@@ -105,6 +105,8 @@ pub mod kind {
         Request,
         /// A hash tag of records (RecordsService's journals).
         RecordTag,
+        /// Who holds a lease (LeasesService).
+        Owner,
     }
 }
 

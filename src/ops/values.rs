@@ -1,7 +1,7 @@
 //! Plain values: read, compare-and-swap, conditional multi-key update.
 
 use super::{
-    Context,
+    Context, Fence,
     binding::{Layout, Operation, Record},
     types::{Key, RequestId},
 };
@@ -21,6 +21,8 @@ pub struct CompareAndSwap {
     pub new_value: Option<Vec<u8>>,
     /// The idempotency key.
     pub request_id: Option<RequestId>,
+    /// Write only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What a compare-and-swap did.
@@ -33,6 +35,9 @@ pub enum CasOutcome {
         /// The value stored now.
         current: Option<Vec<u8>>,
     },
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was written.
+    Fenced(u64),
 }
 
 /// How a condition compares.
@@ -113,6 +118,8 @@ pub struct ConditionalUpdate {
     pub writes: Vec<Write>,
     /// The idempotency key.
     pub request_id: Option<RequestId>,
+    /// Write only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What a conditional update did.
@@ -132,6 +139,9 @@ pub enum UpdateOutcome {
         /// The value its key holds (`None`: absent).
         actual: Option<Vec<u8>>,
     },
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was written.
+    Fenced(u64),
 }
 
 /// Reads one value.
@@ -163,15 +173,20 @@ impl Operation for GetValue {
 impl Operation for CompareAndSwap {
     const SCRIPT: Script = Script::ValuesCas;
     const LAYOUT: Layout = Layout::write(
-        &["the value"],
+        &["the value", "the fence's lease"],
         &[
             "the value must equal",
             "the expected value",
             "set the value",
             "the new value",
+            "the fence's token",
         ],
     );
     type Outcome = CasOutcome;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        Fence::check(self.fence.as_ref(), cx, &cx.keys.value(&self.key), "key")
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let data = cx.keys.value(&self.key);
@@ -181,14 +196,21 @@ impl Operation for CompareAndSwap {
     fn build(&self, cx: &Context, call: Call) -> Call {
         let (expect_mode, expected) = flag(self.expected.as_deref());
         let (write_mode, new_value) = flag(self.new_value.as_deref());
-        call.key(cx.keys.value(&self.key))
+        let value = cx.keys.value(&self.key);
+        let lease = Fence::key(self.fence.as_ref(), cx, &value);
+        call.key(value)
+            .key(lease)
             .arg(expect_mode)
             .arg(expected)
             .arg(write_mode)
             .arg(new_value)
+            .arg(Fence::token(self.fence.as_ref()))
     }
 
     fn decode(&self, reply: &Reply) -> Result<CasOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(CasOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "swapped" => Ok(CasOutcome::Swapped),
             "conflict" => Ok(CasOutcome::Conflict {
@@ -207,15 +229,31 @@ impl ConditionalUpdate {
             .chain(self.writes.iter().map(|w| &w.key))
             .map(|key| cx.keys.value(key))
     }
+
+    /// The field of the first key, as violations name it.
+    fn first_field(&self) -> String {
+        if self.conditions.is_empty() {
+            "writes[0].key".into()
+        } else {
+            "conditions[0].key".into()
+        }
+    }
 }
 
 impl Operation for ConditionalUpdate {
     const SCRIPT: Script = Script::ValuesCondUpdate;
-    const LAYOUT: Layout =
-        Layout::write(&[], &["the number of conditions", "the number of writes"]).lists(
-            &["2 .. 1+N", "2+N .. 1+N+M"],
-            &["5 .. 4+2N", "5+2N .. 4+2N+2M"],
-        );
+    const LAYOUT: Layout = Layout::write(
+        &["the fence's lease"],
+        &[
+            "the number of conditions",
+            "the number of writes",
+            "the fence's token",
+        ],
+    )
+    .lists(
+        &["3 .. 2+N", "3+N .. 2+N+M"],
+        &["6 .. 5+2N", "6+2N .. 5+2N+2M"],
+    );
     type Outcome = UpdateOutcome;
 
     /// In cluster mode one script can only touch one slot: a request whose
@@ -224,6 +262,8 @@ impl Operation for ConditionalUpdate {
         if !cx.cluster {
             return Ok(());
         }
+        let anchor = self.data_keys(cx).next().unwrap_or_default();
+        Fence::check(self.fence.as_ref(), cx, &anchor, &self.first_field())?;
         let fields = (0..self.conditions.len())
             .map(|i| format!("conditions[{i}].key"))
             .chain((0..self.writes.len()).map(|i| format!("writes[{i}].key")));
@@ -256,10 +296,15 @@ impl Operation for ConditionalUpdate {
     }
 
     fn build(&self, cx: &Context, mut call: Call) -> Call {
+        let anchor = self.data_keys(cx).next().unwrap_or_default();
+        call = call.key(Fence::key(self.fence.as_ref(), cx, &anchor));
         for key in self.data_keys(cx) {
             call = call.key(key);
         }
-        call = call.arg(self.conditions.len()).arg(self.writes.len());
+        call = call
+            .arg(self.conditions.len())
+            .arg(self.writes.len())
+            .arg(Fence::token(self.fence.as_ref()));
         for condition in &self.conditions {
             call = call
                 .arg(condition.operator.script_name())
@@ -273,6 +318,9 @@ impl Operation for ConditionalUpdate {
     }
 
     fn decode(&self, reply: &Reply) -> Result<UpdateOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(UpdateOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "applied" => Ok(UpdateOutcome::Applied {
                 writes: u32::try_from(reply.int(1)?).map_err(|_| reply.unexpected())?,

@@ -28,6 +28,7 @@ impl ErrorCounts {
             Error::InvalidArgument(_)
             | Error::RequestIdReused
             | Error::TooManyWatches(_)
+            | Error::TooManyWaiters(_)
             | Error::WatchBehind(_)
             | Error::ShuttingDown
             | Error::JournalOff(_) => return,

@@ -23,7 +23,7 @@
 mod call;
 mod check;
 mod cluster;
-mod doorbell;
+pub mod doorbell;
 mod eval;
 mod failure;
 pub mod field;

@@ -119,6 +119,14 @@ scripts! {
     RecordsPut = "records_put",
     /// A tag's change journal turned on or off.
     RecordsJournal = "records_journal",
+    /// A lease granted, or who holds it.
+    LeasesAcquire = "leases_acquire",
+    /// A lease read.
+    LeasesGet = "leases_get",
+    /// A grant ended.
+    LeasesRelease = "leases_release",
+    /// A grant extended.
+    LeasesRenew = "leases_renew",
 }
 
 const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");
@@ -128,6 +136,7 @@ const PRELUDE: &str = include_str!("../../lua/lib/prelude.lua");
 const LIBRARIES: &[(&str, &str)] = &[
     ("--@holds", include_str!("../../lua/lib/holds.lua")),
     ("--@funds", include_str!("../../lua/lib/funds.lua")),
+    ("--@leases", include_str!("../../lua/lib/leases.lua")),
 ];
 
 struct Compiled {

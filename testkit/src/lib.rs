@@ -31,7 +31,8 @@ use rmw::{
     proto::v1::{
         admin_service_client::AdminServiceClient, counters_service_client::CountersServiceClient,
         inventory_service_client::InventoryServiceClient,
-        ledger_service_client::LedgerServiceClient, records_service_client::RecordsServiceClient,
+        leases_service_client::LeasesServiceClient, ledger_service_client::LedgerServiceClient,
+        records_service_client::RecordsServiceClient,
         sequences_service_client::SequencesServiceClient,
         values_service_client::ValuesServiceClient,
     },
@@ -97,13 +98,23 @@ impl Service {
     /// The service with extra command-line `args` (`--tls-cert` and the
     /// like included: see [`Service::channel_with`]).
     pub async fn start_with(redis_url: &str, args: &[&str]) -> Self {
+        Self::start_under(redis_url, &unique_prefix(), args).await
+    }
+
+    /// A second instance beside this one: the same Redis and key prefix,
+    /// as a deployment's replicas share them.
+    pub async fn beside(&self, redis_url: &str) -> Self {
+        Self::start_under(redis_url, &self.prefix, &[]).await
+    }
+
+    async fn start_under(redis_url: &str, prefix: &str, args: &[&str]) -> Self {
         // Internal errors reach callers as a bare "internal error"; their
         // cause is in the log, which a failing test prints.
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::new("rmw=error"))
             .with_test_writer()
             .try_init();
-        let prefix = unique_prefix();
+        let prefix = prefix.to_owned();
         let mut command_line = vec![
             "rmw",
             "--redis-url",
@@ -176,6 +187,11 @@ impl Service {
             .build(connector);
         let origin = format!("http://{}", self.addr).parse().unwrap();
         ValuesServiceClient::with_origin(client, origin)
+    }
+
+    /// A LeasesService client.
+    pub fn leases(&self) -> LeasesServiceClient<Channel> {
+        LeasesServiceClient::new(self.channel.clone())
     }
 
     /// A RecordsService client.

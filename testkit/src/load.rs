@@ -24,6 +24,7 @@ pub fn create(key: &str, value: &str) -> CompareAndSwapRequest {
         expected: None,
         new_value: Some(value.as_bytes().to_vec()),
         request_id: String::new(),
+        fence: None,
     }
 }
 
