@@ -55,7 +55,7 @@ const LOADER_OPTIONS = {
 };
 const rmwV1 = grpc.loadPackageDefinition(
   protoLoader.loadSync(
-    ['values.proto', 'inventory.proto', 'ledger.proto'].map((f) => `rmw/v1/${f}`),
+    ['values.proto', 'inventory.proto', 'ledger.proto', 'leases.proto'].map((f) => `rmw/v1/${f}`),
     LOADER_OPTIONS,
   ),
 ).rmw.v1;
@@ -83,6 +83,7 @@ function connect(addr = DEFAULT_ADDR) {
     values,
     inventory: new rmwV1.InventoryService(addr, grpc.credentials.createInsecure(), shared),
     ledger: new rmwV1.LedgerService(addr, grpc.credentials.createInsecure(), shared),
+    leases: new rmwV1.LeasesService(addr, grpc.credentials.createInsecure(), shared),
     /** Resolves once the channel is connected (or rejects after `ms`). */
     ready(ms = 10000) {
       return new Promise((resolve, reject) =>
@@ -274,6 +275,110 @@ class MovementWatcher {
   }
 }
 
+// --- A lease whose token fences every write ------------------------------------
+
+/** Someone else held the lease until the wait ran out. */
+class LeaseHeld extends Error {
+  constructor(holders) {
+    super(holders.map((h) => `${h.owner} (token ${h.token})`).join(', '));
+    this.holders = holders;
+  }
+}
+
+/** The lease is no longer ours: stop writing, acquire it again. */
+class LeaseLost extends Error {}
+
+/**
+ * A lease held until released, renewed in the background.
+ *
+ * Pass `lease.fence()` as every protected write's `fence`: rmw refuses the
+ * write (`fenced`) once the grant is not current, even if this process
+ * paused and does not know it yet. `fence()` itself throws `LeaseLost` once
+ * a renewal failed or the grant's time ran out here, so a holder that
+ * noticed stops writing at once. Use `withLease` (or, where the runtime has
+ * it, `await using lease = await Lease.acquire(...)`) so it is released.
+ */
+class Lease {
+  static async acquire(rmw, name, owner, { ttlMs = 10000, waitMs = 30000 } = {}) {
+    const asked = Date.now();
+    const reply = await call(
+      rmw.leases,
+      'Acquire',
+      { name, owner, ttl: duration(ttlMs), wait: true },
+      waitMs,
+    );
+    if (reply.outcome === 'held') throw new LeaseHeld(reply.held.holders);
+    return new Lease(rmw, name, owner, ttlMs, reply.acquired.token, asked);
+  }
+
+  constructor(rmw, name, owner, ttlMs, token, asked) {
+    Object.assign(this, { rmw, name, owner, ttlMs, token, lost: false });
+    this.validUntil = asked + ttlMs; // by this process's clock, a little early
+    // Renew at a third of the ttl: two renewals may fail before it ends.
+    this.timer = setInterval(() => this.renew(), ttlMs / 3);
+  }
+
+  async renew() {
+    const asked = Date.now();
+    try {
+      const reply = await call(
+        this.rmw.leases,
+        'Renew',
+        { name: this.name, token: this.token, ttl: duration(this.ttlMs) },
+        this.ttlMs / 3,
+      );
+      if (reply.outcome === 'lost') this.markLost();
+      else this.validUntil = asked + this.ttlMs;
+    } catch (err) {
+      if (Date.now() >= this.validUntil) this.markLost();
+    }
+  }
+
+  markLost() {
+    this.lost = true;
+    clearInterval(this.timer);
+  }
+
+  /** Stops renewing, as a process paused by GC would (for tests). */
+  pauseRenewals() {
+    clearInterval(this.timer);
+  }
+
+  fence() {
+    if (this.lost || Date.now() >= this.validUntil) {
+      throw new LeaseLost(`${this.name}: token ${this.token} is no longer ours`);
+    }
+    return { lease: this.name, token: this.token };
+  }
+
+  async release() {
+    clearInterval(this.timer);
+    await call(this.rmw.leases, 'Release', { name: this.name, token: this.token }).catch(
+      () => {}, // it expires by itself
+    );
+  }
+}
+
+if (Symbol.asyncDispose) {
+  Lease.prototype[Symbol.asyncDispose] = Lease.prototype.release;
+}
+
+/** Runs `fn(lease)` holding the lease, and releases it however fn ends. */
+async function withLease(rmw, name, owner, options, fn) {
+  const lease = await Lease.acquire(rmw, name, owner, options);
+  try {
+    return await fn(lease);
+  } finally {
+    await lease.release();
+  }
+}
+
+/** Milliseconds as a google.protobuf.Duration (rmw takes whole ms). */
+function duration(ms) {
+  const whole = Math.round(ms);
+  return { seconds: String(Math.floor(whole / 1000)), nanos: (whole % 1000) * 1e6 };
+}
+
 // --- Money, with a retried transfer id ---------------------------------------
 
 /**
@@ -409,6 +514,10 @@ module.exports = {
   commitOnPayment,
   waitUntilEnded,
   MovementWatcher,
+  Lease,
+  LeaseHeld,
+  LeaseLost,
+  withLease,
   transfer,
   casUpdate,
   main,

@@ -215,3 +215,33 @@ test('a watcher resumes after a disconnect, missing and repeating nothing', asyn
   assert.deepEqual(seen, ['1', '2', '3', '4', '5'], 'in order, each once');
   assert.equal(watcher.resumes, 1);
 });
+
+test('a lease renews itself and fences a stale holder', async () => {
+  const tag = uid();
+  const name = `report{${tag}}`;
+  const key = `state{${tag}}`;
+  const write = async (fence, value, expected) => {
+    const request = { key, newValue: Buffer.from(value), fence };
+    if (expected !== undefined) request.expected = Buffer.from(expected);
+    return (await call(rmw.values, 'CompareAndSwap', request)).outcome;
+  };
+  const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+  await example.withLease(rmw, name, 'worker-1', { ttlMs: 300 }, async (stale) => {
+    // Renewed in the background: still ours after three ttls.
+    await sleep(900);
+    assert.equal(await write(stale.fence(), '1'), 'swapped');
+    // Paused (no renewals) past its ttl, while another takes the lease.
+    stale.pauseRenewals();
+    await sleep(500);
+    assert.throws(() => stale.fence(), example.LeaseLost);
+    await example.withLease(rmw, name, 'worker-2', { ttlMs: 5000 }, async (current) => {
+      assert.ok(BigInt(current.token) > BigInt(stale.token));
+      // The paused holder's late write, with the token it still has.
+      assert.equal(await write({ lease: name, token: stale.token }, 'late', '1'), 'fenced');
+      assert.equal(await write(current.fence(), '2', '1'), 'swapped');
+    });
+  });
+  const got = await call(rmw.values, 'GetValue', { key });
+  assert.equal(got.value.toString(), '2');
+});

@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -40,6 +41,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 import grpc
+from google.protobuf.duration_pb2 import Duration
 
 # The generated stubs live in clients/python/gen (not committed; see the
 # module docstring). Put that directory on the import path.
@@ -50,6 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent / "gen"))
 from google.rpc import error_details_pb2, status_pb2  # noqa: E402
 
 from rmw.v1 import inventory_pb2, inventory_pb2_grpc  # noqa: E402
+from rmw.v1 import leases_pb2, leases_pb2_grpc  # noqa: E402
 from rmw.v1 import ledger_pb2, ledger_pb2_grpc  # noqa: E402
 from rmw.v1 import values_pb2, values_pb2_grpc  # noqa: E402
 
@@ -71,6 +74,7 @@ class Rmw:
     values: values_pb2_grpc.ValuesServiceStub
     inventory: inventory_pb2_grpc.InventoryServiceStub
     ledger: ledger_pb2_grpc.LedgerServiceStub
+    leases: leases_pb2_grpc.LeasesServiceStub
 
     def close(self) -> None:
         self.channel.close()
@@ -89,6 +93,7 @@ def connect(addr: str = DEFAULT_ADDR) -> Rmw:
         values=values_pb2_grpc.ValuesServiceStub(channel),
         inventory=inventory_pb2_grpc.InventoryServiceStub(channel),
         ledger=ledger_pb2_grpc.LedgerServiceStub(channel),
+        leases=leases_pb2_grpc.LeasesServiceStub(channel),
     )
 
 
@@ -278,6 +283,99 @@ class MovementWatcher:
         """Cuts the current call, as a dropped connection would."""
         if self._call is not None:
             self._call.cancel()
+
+
+# --- A lease whose token fences every write -------------------------------
+
+
+class LeaseHeld(Exception):
+    """Someone else held the lease until the wait ran out."""
+
+    def __init__(self, holders):
+        super().__init__(", ".join(f"{h.owner} (token {h.token})" for h in holders))
+        self.holders = list(holders)
+
+
+class LeaseLost(Exception):
+    """The lease is no longer ours: stop writing, acquire it again."""
+
+
+class Lease:
+    """Holds a lease for a ``with`` block, renewing it in the background.
+
+    Pass ``lease.fence()`` as every protected write's ``fence``: rmw
+    refuses the write (``fenced``) once the grant is not current, even if
+    this process paused and does not know it yet. ``fence()`` itself raises
+    ``LeaseLost`` once a renewal failed or the grant's time ran out here,
+    so a holder that noticed stops writing at once.
+    """
+
+    def __init__(self, rmw: Rmw, name: str, owner: str, ttl_s: float = 10.0, wait_s: float = 30.0):
+        self.rmw, self.name, self.owner = rmw, name, owner
+        self.ttl_s, self.wait_s = ttl_s, wait_s
+        self.token = 0
+        self._valid_until = 0.0  # by this process's clock, a little early
+        self._lost = threading.Event()
+        self._stop = threading.Event()
+        self._renewer: Optional[threading.Thread] = None
+
+    def _ttl(self) -> Duration:
+        ttl = Duration()
+        ttl.FromMilliseconds(round(self.ttl_s * 1000))  # rmw takes whole ms
+        return ttl
+
+    def __enter__(self) -> "Lease":
+        asked = time.monotonic()
+        reply = self.rmw.leases.Acquire(
+            leases_pb2.AcquireRequest(name=self.name, owner=self.owner, ttl=self._ttl(), wait=True),
+            timeout=self.wait_s,
+        )
+        if reply.WhichOneof("outcome") == "held":
+            raise LeaseHeld(reply.held.holders)
+        self.token = reply.acquired.token
+        self._valid_until = asked + self.ttl_s
+        self._renewer = threading.Thread(target=self._renew, daemon=True)
+        self._renewer.start()
+        return self
+
+    def _renew(self) -> None:
+        # Renew at a third of the ttl: two renewals may fail before it ends.
+        while not self._stop.wait(self.ttl_s / 3):
+            asked = time.monotonic()
+            try:
+                reply = self.rmw.leases.Renew(
+                    leases_pb2.RenewRequest(name=self.name, token=self.token, ttl=self._ttl()),
+                    timeout=self.ttl_s / 3,
+                )
+            except grpc.RpcError:
+                if time.monotonic() >= self._valid_until:
+                    self._lost.set()
+                    return
+                continue
+            if reply.WhichOneof("outcome") == "lost":
+                self._lost.set()
+                return
+            self._valid_until = asked + self.ttl_s
+
+    def pause_renewals(self) -> None:
+        """Stops renewing, as a process paused by GC would (for tests)."""
+        self._stop.set()
+
+    def fence(self) -> leases_pb2.Fence:
+        if self._lost.is_set() or time.monotonic() >= self._valid_until:
+            raise LeaseLost(f"{self.name}: token {self.token} is no longer ours")
+        return leases_pb2.Fence(lease=self.name, token=self.token)
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        if self._renewer is not None:
+            self._renewer.join()
+        try:
+            self.rmw.leases.Release(
+                leases_pb2.ReleaseRequest(name=self.name, token=self.token), timeout=TIMEOUT_S
+            )
+        except grpc.RpcError:
+            pass  # it expires by itself
 
 
 # --- Money, with a retried transfer id ------------------------------------

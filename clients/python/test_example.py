@@ -8,6 +8,7 @@ Every run uses fresh ids (uuid), so it passes again against the same Redis.
 from __future__ import annotations
 
 import os
+import time
 import uuid
 
 import grpc
@@ -15,7 +16,7 @@ import pytest
 
 import example
 from example import error_details
-from rmw.v1 import inventory_pb2, ledger_pb2, values_pb2
+from rmw.v1 import inventory_pb2, leases_pb2, ledger_pb2, values_pb2
 
 T = example.TIMEOUT_S
 
@@ -216,3 +217,33 @@ def test_a_watcher_resumes_after_a_disconnect(rmw):
     seen += [next(movements).after for _ in range(3)]
     assert seen == [1, 2, 3, 4, 5], "in order, each once"
     assert watcher.resumes == 1
+
+
+def test_a_lease_renews_itself_and_fences_a_stale_holder(rmw):
+    name = f"report{{{uid()}}}"
+    key = name.replace("report", "state")
+
+    def write(fence, value, expected=None):
+        request = values_pb2.CompareAndSwapRequest(key=key, new_value=value, fence=fence)
+        if expected is not None:
+            request.expected = expected
+        return rmw.values.CompareAndSwap(request, timeout=T).WhichOneof("outcome")
+
+    stale = example.Lease(rmw, name, "worker-1", ttl_s=0.3)
+    with stale:
+        # Renewed in the background: still ours after three ttls.
+        time.sleep(0.9)
+        assert write(stale.fence(), b"1") == "swapped"
+        # Paused (no renewals) past its ttl, while another takes the lease.
+        stale.pause_renewals()
+        time.sleep(0.5)
+        with pytest.raises(example.LeaseLost):
+            stale.fence()
+        with example.Lease(rmw, name, "worker-2", ttl_s=5) as current:
+            assert current.token > stale.token
+            # The paused holder's late write, with the token it still has.
+            late = leases_pb2.Fence(lease=name, token=stale.token)
+            assert write(late, b"late", expected=b"1") == "fenced"
+            assert write(current.fence(), b"2", expected=b"1") == "swapped"
+    got = rmw.values.GetValue(values_pb2.GetValueRequest(key=key), timeout=T)
+    assert got.value == b"2"
