@@ -9,13 +9,15 @@ KEYS[3]          stock levels, a hash product -> units (<p>:inv:{<store>}:stock)
 KEYS[4]          the store's movements stream (<p>:inv:{<store>}:moves)
 KEYS[5]          units held, a hash product -> units (<p>:inv:{<store>}:held)
 KEYS[6]          the store's holds, a sorted set by expiry (<p>:inv:{<store>}:holds)
-KEYS[7 .. 6+N]   each of the hold's products' movements stream, in hold order
+KEYS[7]          the fence's lease (lib/leases.lua); any key of the slot without one
+KEYS[8 .. 7+N]   each of the hold's products' movements stream, in hold order
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
 ARGV[5]          the hold id
-ARGV[6 .. 5+2N]  per product of the hold, in hold order, as inventory_get_hold
+ARGV[6]          the fence's token, '' without a fence
+ARGV[7 .. 6+2N]  per product of the hold, in hold order, as inventory_get_hold
                  read them: product, units to commit (0 .. held; 'all')
 
 Reply    {'committed', {product, before, after, released}, ...}
@@ -28,15 +30,22 @@ Reply    {'committed', {product, before, after, released}, ...}
                                      more than the hold holds (nothing written)
        | {'stale'}                   the hold is not the one whose products
                                      were read: read again (nothing written)
+       | {'fenced', current token}  the fence's token is not a current grant
+                 (nothing written)
        | a prelude reply
 Replies that write nothing may still have ended due holds (lib/holds.lua),
 this one included.
 ]]
 --@holds
+--@leases
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
+end
+local fenced = lease_fence(KEYS[7], ARGV[6])
+if fenced then
+  return fenced
 end
 
 local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
@@ -49,15 +58,15 @@ if not record then
 end
 
 local items = record[5]
-if #items ~= (#ARGV - 5) / 2 then
+if #items ~= (#ARGV - 6) / 2 then
   return {'stale'}
 end
 local commit = {}
 for i, item in ipairs(items) do
-  if item[1] ~= ARGV[4 + 2 * i] then
+  if item[1] ~= ARGV[5 + 2 * i] then
     return {'stale'}
   end
-  local asked = ARGV[5 + 2 * i]
+  local asked = ARGV[6 + 2 * i]
   commit[i] = asked == 'all' and item[2] or tonumber(asked)
   if commit[i] > item[2] then
     return {'exceeds', item[1], item[2], commit[i]}

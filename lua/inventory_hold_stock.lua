@@ -8,7 +8,8 @@ KEYS[2]          stock levels, a hash product -> units (<p>:inv:{<store>}:stock)
 KEYS[3]          the store's movements stream (<p>:inv:{<store>}:moves)
 KEYS[4]          units held, a hash product -> units (<p>:inv:{<store>}:held)
 KEYS[5]          the store's holds, a sorted set by expiry (<p>:inv:{<store>}:holds)
-KEYS[6 .. 5+N]   each item's product movements stream, in item order
+KEYS[6]          the fence's lease (lib/leases.lua); any key of the slot without one
+KEYS[7 .. 6+N]   each item's product movements stream, in item order
 
 ARGV[1], ARGV[2] request fingerprint (never '': the hold id is required),
                  idempotency record TTL (ms): how long an ended hold's
@@ -17,32 +18,40 @@ ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
 ARGV[5]          the hold id, recorded in the movements
 ARGV[6]          how long the hold lasts, ms (1 .. ten years)
-ARGV[7 .. 6+2N]  per item: product, units (1 .. 2^53-1); products distinct
+ARGV[7]          the fence's token, '' without a fence
+ARGV[8 .. 7+2N]  per item: product, units (1 .. 2^53-1); products distinct
 
 Reply    {'held', expires_at, {product, on_hand, held}, ...}
                  expires_at in ms of Redis's clock; levels after, in item order
        | {'insufficient', product, available, requested}
                  the first short item, in item order (nothing written but
                  due holds' expiry)
+       | {'fenced', current token}  the fence's token is not a current grant
+                 (nothing written)
        | a prelude reply (a repeat of the hold, or its id reused, by an
                  order too)
 ]]
 --@holds
+--@leases
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
+end
+local fenced = lease_fence(KEYS[6], ARGV[7])
+if fenced then
+  return fenced
 end
 
 local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
 local ttl = rmw_setting('hold ttl', ARGV[6], 1, RMW_MAX_TTL_MS)
 local _, stale = holds_settle(s)
 
-local n = (#ARGV - 6) / 2
+local n = (#ARGV - 7) / 2
 local products, units = {}, {}
 for i = 1, n do
-  products[i] = ARGV[5 + 2 * i]
-  units[i] = tonumber(ARGV[6 + 2 * i])
+  products[i] = ARGV[6 + 2 * i]
+  units[i] = tonumber(ARGV[7 + 2 * i])
 end
 
 local levels = holds_levels(s, stale, products)

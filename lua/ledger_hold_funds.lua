@@ -11,6 +11,7 @@ KEYS[5]          pending credits, a hash account -> minor units (<p>:led:{<book>
 KEYS[6]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
 KEYS[7]          the source account's entries stream (<p>:led:{<book>}:entries:<from>)
 KEYS[8]          the target account's entries stream (<p>:led:{<book>}:entries:<to>)
+KEYS[9]          the fence's lease (lib/leases.lua); any key of the slot without one
 
 ARGV[1], ARGV[2] request fingerprint (never '': the hold id is required),
                  idempotency record TTL (ms): how long an ended hold's
@@ -24,6 +25,7 @@ ARGV[8]          how long the hold lasts, ms (1 .. ten years)
 ARGV[9]          the caller's reference
 ARGV[10]         the caller's description
 ARGV[11]         the hold id, recorded in the entries
+ARGV[12]          the fence's token, '' without a fence
 
 Reply    {'held', expires_at, available, entry_id}
                  expires_at in ms of Redis's clock; what the source has
@@ -32,15 +34,22 @@ Reply    {'held', expires_at, available, entry_id}
                  (nothing written but due holds' expiry)
        | {'overflow', balance}  the target, with its pending credits, would
                  pass 2^53-1 (nothing written but due holds' expiry)
+       | {'fenced', current token}  the fence's token is not a current grant
+                 (nothing written)
        | a prelude reply
 ]]
 --@funds
+--@leases
 
 local MAX = 9007199254740991
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
+end
+local fenced = lease_fence(KEYS[9], ARGV[12])
+if fenced then
+  return fenced
 end
 
 local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])

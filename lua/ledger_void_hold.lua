@@ -10,6 +10,7 @@ KEYS[6]          pending credits, a hash account -> minor units (<p>:led:{<book>
 KEYS[7]          the book's holds, a sorted set by expiry (<p>:led:{<book>}:holds)
 KEYS[8]          the source account's entries stream
 KEYS[9]          the target account's entries stream
+KEYS[10]          the fence's lease (lib/leases.lua); any key of the slot without one
 
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
@@ -17,18 +18,26 @@ ARGV[4]          clock skew in seconds (lib/funds.lua)
 ARGV[5]          the hold id
 ARGV[6]          the source account, as ledger_get_hold read it
 ARGV[7]          the target account, as ledger_get_hold read it
+ARGV[8]          the fence's token, '' without a fence
 
 Reply    {'voided', amount, entry_id}
        | {'not_found'} | {'already_posted'} | {'already_voided'}
        | {'expired', ended_at} | {'stale'}
                  as ledger_post_hold (nothing written but due holds' expiry)
+       | {'fenced', current token}  the fence's token is not a current grant
+                 (nothing written)
        | a prelude reply
 ]]
 --@funds
+--@leases
 
 local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
+end
+local fenced = lease_fence(KEYS[10], ARGV[8])
+if fenced then
+  return fenced
 end
 
 local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])

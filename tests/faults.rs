@@ -489,6 +489,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
                                 hold_id: id.clone(),
                                 items: vec![],
                                 request_id: format!("c-{id}"),
+                                fence: None,
                             };
                             let reply = until_answered!(tally, c.commit_hold(commit.clone()));
                             if matches!(
@@ -503,6 +504,7 @@ async fn holds_survive_a_redis_kill_and_end_once() {
                                 store: "s1".into(),
                                 hold_id: id,
                                 request_id: String::new(),
+                                fence: None,
                             };
                             until_answered!(tally, c.release_hold(release.clone()));
                         }
@@ -627,6 +629,7 @@ async fn pending_transfers_survive_a_redis_kill_and_end_once() {
                                 book: "b1".into(),
                                 hold_id: id,
                                 request_id: String::new(),
+                                fence: None,
                             };
                             until_answered!(tally, c.void_hold(void.clone()));
                         }

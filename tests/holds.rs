@@ -37,6 +37,7 @@ pub(crate) fn hold_request(hold_id: &str, items: Vec<OrderItem>, ms: i64) -> Hol
         hold_id: hold_id.into(),
         items,
         ttl: ttl(ms),
+        fence: None,
     }
 }
 
@@ -57,6 +58,7 @@ async fn commit(client: &mut Client, hold_id: &str, items: Vec<OrderItem>) -> co
             hold_id: hold_id.into(),
             items,
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap()
@@ -71,6 +73,7 @@ async fn release(client: &mut Client, hold_id: &str) -> release::Outcome {
             store: "s1".into(),
             hold_id: hold_id.into(),
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap()
@@ -161,7 +164,9 @@ fn held_levels(outcome: &hold::Outcome) -> Vec<(i64, i64, i64)> {
             .iter()
             .map(|l| (l.quantity, l.held, l.available))
             .collect(),
-        other @ hold::Outcome::InsufficientStock(_) => panic!("not held: {other:?}"),
+        other @ (hold::Outcome::InsufficientStock(_) | hold::Outcome::Fenced(_)) => {
+            panic!("not held: {other:?}")
+        }
     }
 }
 
@@ -190,7 +195,7 @@ async fn a_hold_is_committed_in_part_and_cancelled_as_an_order() {
     }
     match hold(&mut c, "h2", vec![item("a", 1), item("b", 1)], 60_000).await {
         hold::Outcome::InsufficientStock(short) => assert_eq!(short.product, "b"),
-        other @ hold::Outcome::Held(_) => panic!("{other:?}"),
+        other @ (hold::Outcome::Held(_) | hold::Outcome::Fenced(_)) => panic!("{other:?}"),
     }
     c.place_order(order("o2", vec![item("a", 6)]))
         .await
@@ -365,6 +370,7 @@ async fn hold_ids_are_idempotency_keys() {
         hold_id: "h1".into(),
         items: vec![],
         request_id: "pay-1".into(),
+        fence: None,
     };
     let first = c.commit_hold(request.clone()).await.unwrap().into_inner();
     let again = c.commit_hold(request).await.unwrap().into_inner();
@@ -685,6 +691,7 @@ async fn refuses_malformed_holds() {
                 hold_id: "h1".into(),
                 items,
                 request_id: String::new(),
+                fence: None,
             })
             .await
             .unwrap_err();

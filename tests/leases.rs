@@ -20,7 +20,7 @@ use rmw::proto::v1::{
 };
 use tonic::{Request, transport::Channel};
 
-use crate::common::{Env, assert_invalid};
+use crate::common::{Env, Service, assert_invalid, cluster::Cluster};
 
 type Leases = LeasesServiceClient<Channel>;
 
@@ -652,4 +652,255 @@ async fn refuses_malformed_lease_requests() {
         .await
         .unwrap_err();
     assert_invalid(&status, "INVALID_ARGUMENT", &["fence.lease", "fence.token"]);
+}
+
+/// Injected: SIGKILL of the primary serving a lease's slot (node timeout
+/// 1 s) while a worker keeps acquiring and releasing it (2 ms grants,
+/// retried while the cluster fails over). Asserted: every grant the
+/// worker was answered, before and after the failover, has a token above
+/// the one before: the grants the dead primary had not replicated are
+/// lost with it, but their tokens are not given again (the token is at
+/// least Redis's clock × 1024, and the nodes share this host's clock).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_keep_increasing_across_a_cluster_failover() {
+    let mut cluster = Cluster::start_with_node_timeout(Duration::from_secs(1)).await;
+    let service = Service::start_with(&cluster.urls(), &[])
+        .await
+        .ready()
+        .await;
+    let mut c = service.leases();
+    let stop = Arc::new(AtomicUsize::new(0));
+    let worker = {
+        let mut c = c.clone();
+        let stop = Arc::clone(&stop);
+        tokio::spawn(async move {
+            let mut tokens = Vec::new();
+            let mut failures = 0;
+            // Grants since it was told of the kill: 100 of them end it.
+            let mut after = 0;
+            while after < 100 {
+                let mut request = Request::new(acquire_req("lock{f}", "w", 2));
+                request.set_timeout(Duration::from_secs(1));
+                match c.acquire(request).await.map(|r| r.into_inner().outcome) {
+                    Ok(Some(acquire::Outcome::Acquired(grant))) => {
+                        tokens.push(grant.token);
+                        after += usize::from(stop.load(Ordering::Relaxed) == 1);
+                    }
+                    Ok(_) => tokio::time::sleep(Duration::from_millis(2)).await,
+                    Err(_) => {
+                        failures += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                }
+            }
+            (tokens, failures)
+        })
+    };
+    while c
+        .get_lease(GetLeaseRequest {
+            name: "lock{f}".into(),
+        })
+        .await
+        .map_or(0, |r| r.into_inner().last_token)
+        == 0
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let seed = cluster.nodes[0].port();
+    let slot = rmw::redis::slot::slot(&format!("{}:lse:lock{{f}}", service.prefix));
+    let victim = cluster.primary_of(seed, slot).await;
+    cluster.kill(victim);
+    // The worker goes on through the failover, until 100 more grants.
+    stop.store(1, Ordering::Relaxed);
+    let (tokens, failures) = worker.await.unwrap();
+    for pair in tokens.windows(2) {
+        assert!(pair[0] < pair[1], "token {} after {}", pair[1], pair[0]);
+    }
+    println!(
+        "{} grants across a primary's SIGKILL and failover ({failures} calls failed meanwhile): tokens strictly increasing",
+        tokens.len()
+    );
+    assert!(failures > 0, "the failover was not in the worker's path");
+}
+
+/// Holds are fenced too: HoldStock, CommitHold, ReleaseHold, HoldFunds,
+/// PostHold and VoidHold with a token that is not current answer `fenced`
+/// and change nothing; with the current token they go through.
+#[tokio::test]
+async fn holds_are_fenced_too() {
+    use rmw::proto::v1::{
+        CommitHoldRequest, CreditRequest, HoldFundsRequest, HoldStockRequest, OrderItem,
+        PostHoldRequest, ReleaseHoldRequest, SetStockRequest, StockLevel, VoidHoldRequest,
+        commit_hold_response as commit, hold_funds_response as funds, hold_stock_response as stock,
+        post_hold_response as post, release_hold_response as release_hold,
+        void_hold_response as void,
+    };
+    let env = Env::start().await;
+    let mut c = env.service.leases();
+    let current = acquire_waiting(&mut c, "lock{s}", "me", 10_000, Duration::from_secs(5)).await;
+    let (stale, live) = (Some(fence("lock{s}", 1)), Some(fence("lock{s}", current)));
+    let (mut inventory, mut ledger) = (env.service.inventory(), env.service.ledger());
+    inventory
+        .set_stock(SetStockRequest {
+            store: "s".into(),
+            levels: vec![StockLevel {
+                product: "p".into(),
+                quantity: 5,
+                ..StockLevel::default()
+            }],
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    ledger
+        .credit(CreditRequest {
+            book: "s".into(),
+            account: "a".into(),
+            amount: 100,
+            reference: String::new(),
+            description: String::new(),
+            request_id: String::new(),
+        })
+        .await
+        .unwrap();
+    let hold_stock = |hold_id: &str, fence: Option<Fence>| HoldStockRequest {
+        store: "s".into(),
+        hold_id: hold_id.into(),
+        items: vec![OrderItem {
+            product: "p".into(),
+            quantity: 2,
+        }],
+        ttl: Some(ttl(60_000)),
+        fence,
+    };
+    let hold_funds = |hold_id: &str, fence: Option<Fence>| HoldFundsRequest {
+        book: "s".into(),
+        hold_id: hold_id.into(),
+        from_account: "a".into(),
+        to_account: "b".into(),
+        amount: 10,
+        ttl: Some(ttl(60_000)),
+        reference: String::new(),
+        description: String::new(),
+        fence,
+    };
+    let before = env.snapshot().await;
+    let fenced_to = |current_token| Some(rmw::proto::v1::Fenced { current_token });
+    let r = inventory
+        .hold_stock(hold_stock("h1", stale.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.outcome,
+        Some(stock::Outcome::Fenced(fenced_to(current).unwrap()))
+    );
+    let r = ledger
+        .hold_funds(hold_funds("f1", stale.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(
+        r.outcome,
+        Some(funds::Outcome::Fenced(fenced_to(current).unwrap()))
+    );
+    assert_eq!(
+        env.snapshot().await,
+        before,
+        "a fenced hold changed something"
+    );
+
+    let r = inventory
+        .hold_stock(hold_stock("h1", live.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(r.outcome, Some(stock::Outcome::Held(_))), "{r:?}");
+    let r = ledger
+        .hold_funds(hold_funds("f1", live.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(r.outcome, Some(funds::Outcome::Held(_))), "{r:?}");
+
+    let before = env.snapshot().await;
+    let r = inventory
+        .commit_hold(CommitHoldRequest {
+            store: "s".into(),
+            hold_id: "h1".into(),
+            items: vec![],
+            request_id: String::new(),
+            fence: stale.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(r.outcome, Some(commit::Outcome::Fenced(_))),
+        "{r:?}"
+    );
+    let r = inventory
+        .release_hold(ReleaseHoldRequest {
+            store: "s".into(),
+            hold_id: "h1".into(),
+            request_id: String::new(),
+            fence: stale.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(r.outcome, Some(release_hold::Outcome::Fenced(_))),
+        "{r:?}"
+    );
+    let post_req = |fence: Option<Fence>| PostHoldRequest {
+        book: "s".into(),
+        hold_id: "f1".into(),
+        amount: 0,
+        reference: String::new(),
+        description: String::new(),
+        request_id: String::new(),
+        fence,
+    };
+    let r = ledger
+        .post_hold(post_req(stale.clone()))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(r.outcome, Some(post::Outcome::Fenced(_))), "{r:?}");
+    let r = ledger
+        .void_hold(VoidHoldRequest {
+            book: "s".into(),
+            hold_id: "f1".into(),
+            request_id: String::new(),
+            fence: stale,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(matches!(r.outcome, Some(void::Outcome::Fenced(_))), "{r:?}");
+    assert_eq!(
+        env.snapshot().await,
+        before,
+        "a fenced end changed something"
+    );
+
+    let r = inventory
+        .commit_hold(CommitHoldRequest {
+            store: "s".into(),
+            hold_id: "h1".into(),
+            items: vec![],
+            request_id: String::new(),
+            fence: live.clone(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        matches!(r.outcome, Some(commit::Outcome::Committed(_))),
+        "{r:?}"
+    );
+    let r = ledger.post_hold(post_req(live)).await.unwrap().into_inner();
+    assert!(matches!(r.outcome, Some(post::Outcome::Posted(_))), "{r:?}");
 }

@@ -41,6 +41,7 @@ pub(crate) fn hold_request(
         ttl: ttl(ms),
         reference: String::new(),
         description: String::new(),
+        fence: None,
     }
 }
 
@@ -69,6 +70,7 @@ pub(crate) fn post_request(hold_id: &str, amount: i64) -> PostHoldRequest {
         reference: String::new(),
         description: String::new(),
         request_id: String::new(),
+        fence: None,
     }
 }
 
@@ -88,6 +90,7 @@ async fn void(client: &mut Client, hold_id: &str) -> void::Outcome {
             book: "b1".into(),
             hold_id: hold_id.into(),
             request_id: String::new(),
+            fence: None,
         })
         .await
         .unwrap()
@@ -177,7 +180,9 @@ async fn a_pending_transfer_is_posted_in_part() {
     credit(&mut c, "alice", 100).await;
     match hold(&mut c, "h1", "alice", "bob", 30, 60_000).await {
         hold::Outcome::Held(held) => assert_eq!(held.available, 70),
-        other @ hold::Outcome::InsufficientFunds(_) => panic!("{other:?}"),
+        other @ (hold::Outcome::InsufficientFunds(_) | hold::Outcome::Fenced(_)) => {
+            panic!("{other:?}")
+        }
     }
     assert_eq!(
         balances(&mut c, &["alice", "bob"]).await,
@@ -203,7 +208,7 @@ async fn a_pending_transfer_is_posted_in_part() {
     }
     match hold(&mut c, "h2", "alice", "carol", 71, 60_000).await {
         hold::Outcome::InsufficientFunds(short) => assert_eq!(short.balance, 70),
-        other @ hold::Outcome::Held(_) => panic!("{other:?}"),
+        other @ (hold::Outcome::Held(_) | hold::Outcome::Fenced(_)) => panic!("{other:?}"),
     }
     c.transfer(TransferRequest {
         book: "b1".into(),

@@ -350,6 +350,7 @@ async fn holds_and_their_sweep(service: &Service) {
             seconds: 0,
             nanos: ms * 1_000_000,
         }),
+        fence: None,
     };
     inventory.hold_stock(hold("h1", 900)).await.unwrap();
     inventory.hold_stock(hold("h2", 900)).await.unwrap();
@@ -377,6 +378,7 @@ async fn holds_and_their_sweep(service: &Service) {
                 hold_id: hold_id.into(),
                 items: vec![],
                 request_id: String::new(),
+                fence: None,
             })
             .await
             .unwrap();

@@ -59,6 +59,7 @@ async fn hold(client: &mut Client, store: &str, id: &str, ttl_ms: i32) -> anyhow
                 seconds: i64::from(ttl_ms / 1000),
                 nanos: (ttl_ms % 1000) * 1_000_000,
             }),
+            fence: None,
         })
         .await?
         .into_inner();
@@ -114,6 +115,7 @@ async fn pairs(
                             hold_id: id,
                             items: vec![],
                             request_id: String::new(),
+                            fence: None,
                         })
                         .await?
                         .into_inner();

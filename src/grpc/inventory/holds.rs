@@ -3,7 +3,7 @@
 use super::{change, items, level, shortfall};
 use crate::{
     error::Error,
-    grpc::{Fields, Rpc, hold_ttl, timestamp},
+    grpc::{Fields, Rpc, hold_ttl, leases::fence, timestamp},
     ops::{
         CommitHold, Committed, Ending, GetHold, HoldOutcome, HoldState, HoldStock, HoldView,
         HoldsQuery, Limits, Page, ReleaseHold, Replied,
@@ -26,12 +26,14 @@ impl Rpc for pb::HoldStockRequest {
         let list = self.items.iter().map(|i| (i.product.as_str(), i.quantity));
         let items = items(&mut f, "items", list, 1, limits.max_items);
         let ttl = f.take("ttl", hold_ttl(self.ttl.as_ref(), limits));
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(HoldStock {
                 store: store?,
                 hold_id: hold_id?,
                 items: items?,
                 ttl: ttl?,
+                fence,
             })
         })
     }
@@ -43,6 +45,9 @@ impl Rpc for pb::HoldStockRequest {
                 levels: held.levels.into_iter().map(level).collect(),
             }),
             HoldOutcome::Insufficient(short) => hold::Outcome::InsufficientStock(shortfall(short)),
+            HoldOutcome::Fenced(current_token) => {
+                hold::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::HoldStockResponse {
             replayed: replied.replayed,
@@ -66,12 +71,14 @@ impl Rpc for pb::CommitHoldRequest {
             let list = self.items.iter().map(|i| (i.product.as_str(), i.quantity));
             items(&mut f, "items", list, 1, limits.max_items).map(Some)
         };
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(CommitHold {
                 store: store?,
                 hold_id: hold_id?,
                 items: listed?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -92,6 +99,7 @@ impl Rpc for pb::CommitHoldRequest {
             }
             Ending::AlreadyReleased => commit::Outcome::AlreadyReleased(pb::HoldAlreadyReleased {}),
             Ending::Expired(at) => commit::Outcome::Expired(expired(at)),
+            Ending::Fenced(current_token) => commit::Outcome::Fenced(pb::Fenced { current_token }),
         };
         pb::CommitHoldResponse {
             replayed: replied.replayed,
@@ -104,16 +112,18 @@ impl Rpc for pb::ReleaseHoldRequest {
     type Op = ReleaseHold;
     type Reply = pb::ReleaseHoldResponse;
 
-    fn parse(self, _limits: &Limits) -> Result<ReleaseHold, Error> {
+    fn parse(self, limits: &Limits) -> Result<ReleaseHold, Error> {
         let mut f = Fields::new();
         let store = f.take("store", Id::parse(&self.store));
         let hold_id = f.take("hold_id", Id::parse(&self.hold_id));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(ReleaseHold {
                 store: store?,
                 hold_id: hold_id?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -134,6 +144,7 @@ impl Rpc for pb::ReleaseHoldRequest {
                 release::Outcome::AlreadyReleased(pb::HoldAlreadyReleased {})
             }
             Ending::Expired(at) => release::Outcome::Expired(expired(at)),
+            Ending::Fenced(current_token) => release::Outcome::Fenced(pb::Fenced { current_token }),
         };
         pb::ReleaseHoldResponse {
             replayed: replied.replayed,

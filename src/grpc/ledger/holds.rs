@@ -5,7 +5,7 @@ use std::time::SystemTime;
 use super::insufficient;
 use crate::{
     error::Error,
-    grpc::{Fields, Rpc, hold_ttl, timestamp},
+    grpc::{Fields, Rpc, hold_ttl, leases::fence, timestamp},
     ops::{
         FundsEnding, FundsHold, FundsHoldOutcome, FundsHoldState, FundsPosted, GetFundsHold,
         HoldFunds, Limits, PostHold, Replied, VoidHold,
@@ -41,6 +41,7 @@ impl Rpc for pb::HoldFundsRequest {
             "description",
             types::text(&self.description, MAX_DESCRIPTION_CHARS),
         );
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(HoldFunds {
                 book: book?,
@@ -51,6 +52,7 @@ impl Rpc for pb::HoldFundsRequest {
                 ttl: ttl?,
                 reference: reference?,
                 description: description?,
+                fence,
             })
         })
     }
@@ -69,6 +71,9 @@ impl Rpc for pb::HoldFundsRequest {
             FundsHoldOutcome::Insufficient(short) => {
                 hold::Outcome::InsufficientFunds(insufficient(short))
             }
+            FundsHoldOutcome::Fenced(current_token) => {
+                hold::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::HoldFundsResponse {
             replayed: replied.replayed,
@@ -81,7 +86,7 @@ impl Rpc for pb::PostHoldRequest {
     type Op = PostHold;
     type Reply = pb::PostHoldResponse;
 
-    fn parse(self, _limits: &Limits) -> Result<PostHold, Error> {
+    fn parse(self, limits: &Limits) -> Result<PostHold, Error> {
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&self.book));
         let hold_id = f.take("hold_id", Id::parse(&self.hold_id));
@@ -99,6 +104,7 @@ impl Rpc for pb::PostHoldRequest {
             types::text(&self.description, MAX_DESCRIPTION_CHARS),
         );
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(PostHold {
                 book: book?,
@@ -107,6 +113,7 @@ impl Rpc for pb::PostHoldRequest {
                 reference: reference?,
                 description: description?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -128,6 +135,9 @@ impl Rpc for pb::PostHoldRequest {
                 post::Outcome::AlreadyVoided(pb::FundsHoldAlreadyVoided {})
             }
             FundsEnding::Expired(at) => post::Outcome::Expired(expired(at)),
+            FundsEnding::Fenced(current_token) => {
+                post::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::PostHoldResponse {
             replayed: replied.replayed,
@@ -140,16 +150,18 @@ impl Rpc for pb::VoidHoldRequest {
     type Op = VoidHold;
     type Reply = pb::VoidHoldResponse;
 
-    fn parse(self, _limits: &Limits) -> Result<VoidHold, Error> {
+    fn parse(self, limits: &Limits) -> Result<VoidHold, Error> {
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&self.book));
         let hold_id = f.take("hold_id", Id::parse(&self.hold_id));
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
+        let fence = fence(&mut f, self.fence, limits);
         f.finish(|| {
             Some(VoidHold {
                 book: book?,
                 hold_id: hold_id?,
                 request_id: request_id?,
+                fence,
             })
         })
     }
@@ -167,6 +179,9 @@ impl Rpc for pb::VoidHoldRequest {
                 void::Outcome::AlreadyVoided(pb::FundsHoldAlreadyVoided {})
             }
             FundsEnding::Expired(at) => void::Outcome::Expired(expired(at)),
+            FundsEnding::Fenced(current_token) => {
+                void::Outcome::Fenced(pb::Fenced { current_token })
+            }
         };
         pb::VoidHoldResponse {
             replayed: replied.replayed,

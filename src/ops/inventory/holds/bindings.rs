@@ -9,10 +9,10 @@ use super::{
 use crate::{
     error::Error,
     ops::{
-        Context,
+        Context, Fence,
         binding::{Layout, Operation, Record},
         inventory::{Level, STOCK_KEYS, STOCK_SETTINGS, Shortfall, StockChange, stock_call},
-        types::RequestId,
+        types::{Id, RequestId, kind::Store},
     },
     redis::{Call, Reply, Script},
 };
@@ -25,7 +25,40 @@ const ENDING_KEYS: [&str; 5] = [
     STOCK_KEYS[2],
     STOCK_KEYS[3],
 ];
-const ENDING_ARGV: [&str; 3] = [STOCK_SETTINGS[0], STOCK_SETTINGS[1], "the hold id"];
+const ENDING_KEYS_FENCED: [&str; 6] = [
+    ENDING_KEYS[0],
+    ENDING_KEYS[1],
+    ENDING_KEYS[2],
+    ENDING_KEYS[3],
+    ENDING_KEYS[4],
+    "the fence's lease",
+];
+const ENDING_ARGV: [&str; 4] = [
+    STOCK_SETTINGS[0],
+    STOCK_SETTINGS[1],
+    "the hold id",
+    "the fence's token",
+];
+/// HoldStock's fixed keys: the store's, and the fence's lease.
+const HOLD_KEYS: [&str; 5] = [
+    STOCK_KEYS[0],
+    STOCK_KEYS[1],
+    STOCK_KEYS[2],
+    STOCK_KEYS[3],
+    "the fence's lease",
+];
+
+/// The fence's lease key and token, the lease in the store's slot.
+fn fenced(cx: &Context, store: &Id<Store>, fence: Option<&Fence>, call: Call) -> Call {
+    let stock = cx.keys.stock(store);
+    call.key(Fence::key(fence, cx, &stock))
+        .arg(Fence::token(fence))
+}
+
+/// Refuses a fence outside the store's slot (cluster mode).
+fn check_fence(cx: &Context, store: &Id<Store>, fence: Option<&Fence>) -> Result<(), Error> {
+    Fence::check(fence, cx, &cx.keys.stock(store), "store")
+}
 
 fn millis(ms: i64) -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(u64::try_from(ms).unwrap_or(0))
@@ -47,6 +80,9 @@ fn levels(reply: &Reply, first: usize) -> Result<Vec<Level>, Error> {
 
 /// The replies the commit and the release share.
 fn ending<T>(reply: &Reply) -> Result<Ending<T>, Error> {
+    if let Some(current) = Fence::refused(reply)? {
+        return Ok(Ending::Fenced(current));
+    }
     match reply.tag()? {
         "not_found" => Ok(Ending::NotFound),
         "already_committed" => Ok(Ending::AlreadyCommitted),
@@ -64,16 +100,21 @@ pub struct Holding<'a>(pub(super) &'a HoldStock);
 impl Operation for Holding<'_> {
     const SCRIPT: Script = Script::InventoryHoldStock;
     const LAYOUT: Layout = Layout::write(
-        &STOCK_KEYS,
+        &HOLD_KEYS,
         &[
             STOCK_SETTINGS[0],
             STOCK_SETTINGS[1],
             "the hold id",
             "how long the hold lasts",
+            "the fence's token",
         ],
     )
-    .lists(&["6 .. 5+N"], &["7 .. 6+2N"]);
+    .lists(&["7 .. 6+N"], &["8 .. 7+2N"]);
     type Outcome = HoldOutcome;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.0.store, self.0.fence.as_ref())
+    }
 
     /// The hold's record is its idempotency record, at its order's key.
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -85,9 +126,10 @@ impl Operation for Holding<'_> {
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         let ms = u64::try_from(self.0.ttl.as_millis()).unwrap_or(u64::MAX);
-        let mut call = stock_call(cx, &self.0.store, call)
+        let call = stock_call(cx, &self.0.store, call)
             .arg(self.0.hold_id.as_str())
             .arg(ms);
+        let mut call = fenced(cx, &self.0.store, self.0.fence.as_ref(), call);
         for item in &self.0.items {
             call = call
                 .key(cx.keys.product_movements(&self.0.store, &item.product))
@@ -98,6 +140,9 @@ impl Operation for Holding<'_> {
     }
 
     fn decode(&self, reply: &Reply) -> Result<HoldOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(HoldOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "held" => Ok(HoldOutcome::Held(Held {
                 expires_at: millis(reply.int(1)?),
@@ -116,8 +161,12 @@ impl Operation for Holding<'_> {
 impl Operation for CommitLoaded {
     const SCRIPT: Script = Script::InventoryCommitHold;
     const LAYOUT: Layout =
-        Layout::write(&ENDING_KEYS, &ENDING_ARGV).lists(&["7 .. 6+N"], &["6 .. 5+2N"]);
+        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["7 .. 6+2N"]);
     type Outcome = Loaded<Ending<Committed>>;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.request.store, self.request.fence.as_ref())
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let r = &self.request;
@@ -127,7 +176,8 @@ impl Operation for CommitLoaded {
     fn build(&self, cx: &Context, call: Call) -> Call {
         let r = &self.request;
         let call = call.key(cx.keys.order(&r.store, &r.hold_id));
-        let mut call = stock_call(cx, &r.store, call).arg(r.hold_id.as_str());
+        let call = stock_call(cx, &r.store, call).arg(r.hold_id.as_str());
+        let mut call = fenced(cx, &r.store, r.fence.as_ref(), call);
         for (product, units) in &self.lines {
             call = call
                 .key(cx.keys.product_movements(&r.store, product))
@@ -177,8 +227,12 @@ impl Operation for CommitLoaded {
 impl Operation for ReleaseLoaded {
     const SCRIPT: Script = Script::InventoryReleaseHold;
     const LAYOUT: Layout =
-        Layout::write(&ENDING_KEYS, &ENDING_ARGV).lists(&["7 .. 6+N"], &["6 .. 5+N"]);
+        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["7 .. 6+N"]);
     type Outcome = Loaded<Ending<Vec<(String, i64)>>>;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.request.store, self.request.fence.as_ref())
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let r = &self.request;
@@ -188,7 +242,8 @@ impl Operation for ReleaseLoaded {
     fn build(&self, cx: &Context, call: Call) -> Call {
         let r = &self.request;
         let call = call.key(cx.keys.order(&r.store, &r.hold_id));
-        let mut call = stock_call(cx, &r.store, call).arg(r.hold_id.as_str());
+        let call = stock_call(cx, &r.store, call).arg(r.hold_id.as_str());
+        let mut call = fenced(cx, &r.store, r.fence.as_ref(), call);
         for product in &self.products {
             call = call
                 .key(cx.keys.product_movements(&r.store, product))

@@ -14,9 +14,12 @@ use std::time::{Duration, SystemTime};
 pub(crate) use bindings::Holding;
 
 use super::{Item, Level, Shortfall, StockChange};
-use crate::ops::types::{
-    Id, RequestId,
-    kind::{Order, Product, Store},
+use crate::ops::{
+    Fence,
+    types::{
+        Id, RequestId,
+        kind::{Order, Product, Store},
+    },
 };
 
 /// Units of several products held until a commit, a release or `ttl`.
@@ -30,6 +33,8 @@ pub struct HoldStock {
     pub items: Vec<Item>,
     /// How long the hold lasts (whole milliseconds, at least one).
     pub ttl: Duration,
+    /// Hold only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// A hold that holds.
@@ -48,6 +53,9 @@ pub enum HoldOutcome {
     Held(Held),
     /// An item was short; nothing is held.
     Insufficient(Shortfall),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing is held.
+    Fenced(u64),
 }
 
 /// Commits a hold, in full (`items: None`) or the units listed.
@@ -61,6 +69,8 @@ pub struct CommitHold {
     pub items: Option<Vec<Item>>,
     /// The idempotency key of the commit.
     pub request_id: Option<RequestId>,
+    /// Commit only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What committing did.
@@ -81,6 +91,8 @@ pub struct ReleaseHold {
     pub hold_id: Id<Order>,
     /// The idempotency key of the release.
     pub request_id: Option<RequestId>,
+    /// Release only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What committing or releasing a hold did: `T`, or why not.
@@ -96,6 +108,9 @@ pub enum Ending<T> {
     AlreadyReleased,
     /// It expired, at this time.
     Expired(SystemTime),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was written.
+    Fenced(u64),
 }
 
 /// Reads a hold.

@@ -9,7 +9,7 @@ use super::{
 use crate::{
     error::Error,
     ops::{
-        Context,
+        Context, Fence,
         binding::{Layout, Operation, Record},
         ledger::{BOOK_KEYS, BOOK_SETTINGS, Insufficient, book_call, overflow},
         types::{
@@ -25,6 +25,9 @@ fn millis(ms: i64) -> SystemTime {
 }
 
 fn ending<T>(reply: &Reply) -> Result<Loaded<FundsEnding<T>>, Error> {
+    if let Some(current) = Fence::refused(reply)? {
+        return Ok(Loaded::Done(FundsEnding::Fenced(current)));
+    }
     Ok(Loaded::Done(match reply.tag()? {
         "not_found" => FundsEnding::NotFound,
         "already_posted" => FundsEnding::AlreadyPosted,
@@ -36,7 +39,7 @@ fn ending<T>(reply: &Reply) -> Result<Loaded<FundsEnding<T>>, Error> {
 }
 
 /// The positions after the record that the post and the void share.
-const ENDING_KEYS: [&str; 8] = [
+const ENDING_KEYS: [&str; 9] = [
     "the hold",
     BOOK_KEYS[0],
     BOOK_KEYS[1],
@@ -45,7 +48,20 @@ const ENDING_KEYS: [&str; 8] = [
     BOOK_KEYS[4],
     "the source account's entries",
     "the target account's entries",
+    "the fence's lease",
 ];
+
+/// The fence's lease key and token, the lease in the book's slot.
+fn fenced(cx: &Context, book: &Id<Book>, fence: Option<&Fence>, call: Call) -> Call {
+    let balances = cx.keys.balances(book);
+    call.key(Fence::key(fence, cx, &balances))
+        .arg(Fence::token(fence))
+}
+
+/// Refuses a fence outside the book's slot (cluster mode).
+fn check_fence(cx: &Context, book: &Id<Book>, fence: Option<&Fence>) -> Result<(), Error> {
+    Fence::check(fence, cx, &cx.keys.balances(book), "book")
+}
 
 impl Operation for Holding<'_> {
     const SCRIPT: Script = Script::LedgerHoldFunds;
@@ -58,6 +74,7 @@ impl Operation for Holding<'_> {
             BOOK_KEYS[4],
             "the source account's entries",
             "the target account's entries",
+            "the fence's lease",
         ],
         &[
             BOOK_SETTINGS[0],
@@ -69,9 +86,14 @@ impl Operation for Holding<'_> {
             "reference",
             "description",
             "the hold id",
+            "the fence's token",
         ],
     );
     type Outcome = FundsHoldOutcome;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.0.book, self.0.fence.as_ref())
+    }
 
     /// The hold's record is its idempotency record.
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -84,7 +106,7 @@ impl Operation for Holding<'_> {
     fn build(&self, cx: &Context, call: Call) -> Call {
         let r = self.0;
         let ms = u64::try_from(r.ttl.as_millis()).unwrap_or(u64::MAX);
-        book_call(cx, &r.book, call)
+        let call = book_call(cx, &r.book, call)
             .key(cx.keys.account_entries(&r.book, &r.from))
             .key(cx.keys.account_entries(&r.book, &r.to))
             .arg(r.from.as_str())
@@ -93,10 +115,14 @@ impl Operation for Holding<'_> {
             .arg(ms)
             .arg(r.reference.as_str())
             .arg(r.description.as_str())
-            .arg(r.hold_id.as_str())
+            .arg(r.hold_id.as_str());
+        fenced(cx, &r.book, r.fence.as_ref(), call)
     }
 
     fn decode(&self, reply: &Reply) -> Result<FundsHoldOutcome, Error> {
+        if let Some(current) = Fence::refused(reply)? {
+            return Ok(FundsHoldOutcome::Fenced(current));
+        }
         match reply.tag()? {
             "held" => Ok(FundsHoldOutcome::Held {
                 expires_at: millis(reply.int(1)?),
@@ -152,9 +178,14 @@ impl Operation for PostLoaded {
             "the amount to post",
             "reference",
             "description",
+            "the fence's token",
         ],
     );
     type Outcome = Loaded<FundsEnding<FundsPosted>>;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.request.book, self.request.fence.as_ref())
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let r = &self.request;
@@ -168,7 +199,8 @@ impl Operation for PostLoaded {
             Some(amount) => call.arg(amount.get()),
             None => call.arg("all"),
         };
-        call.arg(r.reference.as_str()).arg(r.description.as_str())
+        let call = call.arg(r.reference.as_str()).arg(r.description.as_str());
+        fenced(cx, &r.book, r.fence.as_ref(), call)
     }
 
     fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {
@@ -203,10 +235,15 @@ impl Operation for VoidLoaded {
             "the hold id",
             "the source account",
             "the target account",
+            "the fence's token",
         ],
     );
     /// The amount released and the entry's id.
     type Outcome = Loaded<FundsEnding<(i64, String)>>;
+
+    fn check(&self, cx: &Context) -> Result<(), Error> {
+        check_fence(cx, &self.request.book, self.request.fence.as_ref())
+    }
 
     fn record(&self, cx: &Context) -> Option<Record> {
         let r = &self.request;
@@ -215,7 +252,8 @@ impl Operation for VoidLoaded {
 
     fn build(&self, cx: &Context, call: Call) -> Call {
         let r = &self.request;
-        ending_call(cx, &r.book, &r.hold_id, &self.accounts, call)
+        let call = ending_call(cx, &r.book, &r.hold_id, &self.accounts, call);
+        fenced(cx, &r.book, r.fence.as_ref(), call)
     }
 
     fn decode(&self, reply: &Reply) -> Result<Self::Outcome, Error> {

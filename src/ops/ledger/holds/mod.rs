@@ -10,9 +10,12 @@ mod execute;
 use std::time::{Duration, SystemTime};
 
 use super::Insufficient;
-use crate::ops::types::{
-    Amount, Id, RequestId,
-    kind::{Account, Book, Transfer},
+use crate::ops::{
+    Fence,
+    types::{
+        Amount, Id, RequestId,
+        kind::{Account, Book, Transfer},
+    },
 };
 
 /// Money of `from` held for `to` until a post, a void or `ttl`.
@@ -34,6 +37,8 @@ pub struct HoldFunds {
     pub reference: String,
     /// The caller's description.
     pub description: String,
+    /// Hold only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What holding money did.
@@ -50,6 +55,9 @@ pub enum FundsHoldOutcome {
     },
     /// The source has less available; nothing is held.
     Insufficient(Insufficient),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing is held.
+    Fenced(u64),
 }
 
 /// Posts a pending transfer, all of it (`amount: None`) or part.
@@ -67,6 +75,8 @@ pub struct PostHold {
     pub description: String,
     /// The idempotency key of the post.
     pub request_id: Option<RequestId>,
+    /// Post only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// A posted pending transfer.
@@ -93,6 +103,8 @@ pub struct VoidHold {
     pub hold_id: Id<Transfer>,
     /// The idempotency key of the void.
     pub request_id: Option<RequestId>,
+    /// Void only while this lease grant is current.
+    pub fence: Option<Fence>,
 }
 
 /// What posting or voiding did: `T`, or why not.
@@ -108,6 +120,9 @@ pub enum FundsEnding<T> {
     AlreadyVoided,
     /// It expired, at this time.
     Expired(SystemTime),
+    /// The fence's token is not current; the newest current token (0:
+    /// none). Nothing was written.
+    Fenced(u64),
 }
 
 /// Reads a pending transfer.
