@@ -223,14 +223,15 @@ async fn every_fenced_write_refuses_a_stale_token() {
         matches!(r.outcome, Some(delete::Outcome::Fenced(f)) if f.current_token == current),
         "{r:?}"
     );
+    let create_v = |lease: &str, token: u64| CompareAndSwapRequest {
+        key: "v{d}".into(),
+        expected: None,
+        new_value: Some(b"x".to_vec()),
+        request_id: String::new(),
+        fence: Some(fence(lease, token)),
+    };
     let r = values
-        .compare_and_swap(CompareAndSwapRequest {
-            key: "v{d}".into(),
-            expected: None,
-            new_value: Some(b"x".to_vec()),
-            request_id: String::new(),
-            fence: Some(fence("lock{d}", stale)),
-        })
+        .compare_and_swap(create_v("lock{d}", stale))
         .await
         .unwrap()
         .into_inner();
@@ -269,13 +270,7 @@ async fn every_fenced_write_refuses_a_stale_token() {
         .into_inner();
     assert!(matches!(r.outcome, Some(put::Outcome::Written(_))), "{r:?}");
     let r = values
-        .compare_and_swap(CompareAndSwapRequest {
-            key: "v{d}".into(),
-            expected: None,
-            new_value: Some(b"x".to_vec()),
-            request_id: String::new(),
-            fence: Some(fence("other{d}", current)),
-        })
+        .compare_and_swap(create_v("other{d}", current))
         .await
         .unwrap()
         .into_inner();
@@ -825,14 +820,15 @@ async fn holds_are_fenced_too() {
     assert!(matches!(r.outcome, Some(funds::Outcome::Held(_))), "{r:?}");
 
     let before = env.snapshot().await;
+    let commit_req = |fence: Option<Fence>| CommitHoldRequest {
+        store: "s".into(),
+        hold_id: "h1".into(),
+        items: vec![],
+        request_id: String::new(),
+        fence,
+    };
     let r = inventory
-        .commit_hold(CommitHoldRequest {
-            store: "s".into(),
-            hold_id: "h1".into(),
-            items: vec![],
-            request_id: String::new(),
-            fence: stale.clone(),
-        })
+        .commit_hold(commit_req(stale.clone()))
         .await
         .unwrap()
         .into_inner();
@@ -887,13 +883,7 @@ async fn holds_are_fenced_too() {
     );
 
     let r = inventory
-        .commit_hold(CommitHoldRequest {
-            store: "s".into(),
-            hold_id: "h1".into(),
-            items: vec![],
-            request_id: String::new(),
-            fence: live.clone(),
-        })
+        .commit_hold(commit_req(live.clone()))
         .await
         .unwrap()
         .into_inner();
