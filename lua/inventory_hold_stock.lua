@@ -38,13 +38,14 @@ local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+
+local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
+local ttl = rmw_setting('hold ttl', ARGV[6], 1, RMW_MAX_TTL_MS)
+-- Settings checked, nothing written yet: a stale fence writes nothing.
 local fenced = lease_fence(KEYS[6], ARGV[7])
 if fenced then
   return fenced
 end
-
-local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
-local ttl = rmw_setting('hold ttl', ARGV[6], 1, RMW_MAX_TTL_MS)
 local _, stale = holds_settle(s)
 
 local n = (#ARGV - 7) / 2

@@ -47,13 +47,14 @@ local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+
+local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local ttl = rmw_setting('hold ttl', ARGV[8], 1, RMW_MAX_TTL_MS)
+-- Settings checked, nothing written yet: a stale fence writes nothing.
 local fenced = lease_fence(KEYS[9], ARGV[12])
 if fenced then
   return fenced
 end
-
-local f = funds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
-local ttl = rmw_setting('hold ttl', ARGV[8], 1, RMW_MAX_TTL_MS)
 local _, stale = funds_settle(f)
 
 local from, to, amount = ARGV[5], ARGV[6], tonumber(ARGV[7])

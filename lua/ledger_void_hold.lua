@@ -35,12 +35,13 @@ local replay = rmw_replay(KEYS[1], ARGV[1])
 if replay then
   return replay
 end
+
+local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])
+-- Settings checked, nothing written yet: a stale fence writes nothing.
 local fenced = lease_fence(KEYS[10], ARGV[8])
 if fenced then
   return fenced
 end
-
-local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])
 funds_settle(f)
 
 local id = ARGV[5]
