@@ -77,8 +77,10 @@ impl Op {
                 vec![
                     "EVALSHA".into(),
                     sha,
-                    "2".into(),
+                    "3".into(),
                     format!("{p}:idem:key:{{{p}:val:__rand_int__}}:"),
+                    format!("{p}:val:__rand_int__"),
+                    // No fence: the value's key stands in for the lease's.
                     format!("{p}:val:__rand_int__"),
                     String::new(),
                     "86400000".into(),
@@ -86,6 +88,7 @@ impl Op {
                     "v1".into(),
                     "1".into(),
                     "v1".into(),
+                    String::new(),
                 ],
                 KEYS,
             ),
