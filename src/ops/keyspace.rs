@@ -62,10 +62,7 @@ impl Keyspace {
     /// continues past every version its tag gave out, whatever the TTLs.
     #[must_use]
     pub fn revision(&self, record_key: &str) -> String {
-        let (kind, anchor) = match hash_tag(record_key) {
-            Some(tag) => ("tag", tag),
-            None => ("key", record_key),
-        };
+        let (kind, anchor) = anchor(record_key);
         format!("{}:rev:{kind}:{{{anchor}}}", self.prefix)
     }
 
@@ -82,10 +79,7 @@ impl Keyspace {
     /// slot as a script's keys must be.
     #[must_use]
     pub fn record_journal(&self, record_key: &str) -> String {
-        let (kind, anchor) = match hash_tag(record_key) {
-            Some(tag) => ("tag", tag),
-            None => ("key", record_key),
-        };
+        let (kind, anchor) = anchor(record_key);
         format!("{}:jrn:{kind}:{{{anchor}}}", self.prefix)
     }
 
@@ -108,10 +102,7 @@ impl Keyspace {
     /// `<p>:lsev:key:{<lease key>}`, in the lease's slot.
     #[must_use]
     pub fn lease_releases(&self, lease_key: &str) -> String {
-        let (kind, anchor) = match hash_tag(lease_key) {
-            Some(tag) => ("tag", tag),
-            None => ("key", lease_key),
-        };
+        let (kind, anchor) = anchor(lease_key);
         format!("{}:lsev:{kind}:{{{anchor}}}", self.prefix)
     }
 
@@ -251,15 +242,22 @@ impl Keyspace {
     /// request id the key is declared but never used.
     #[must_use]
     pub fn idempotency<R>(&self, data_key: &str, request_id: Option<&Id<R>>) -> String {
-        let (kind, anchor) = match hash_tag(data_key) {
-            Some(tag) => ("tag", tag),
-            None => ("key", data_key),
-        };
+        let (kind, anchor) = anchor(data_key);
         format!(
             "{}:idem:{kind}:{{{anchor}}}:{}",
             self.prefix,
             request_id.map_or("", Id::as_str)
         )
+    }
+}
+
+/// What keys in the slot of `key` are named after: its hash tag
+/// (`"tag"`), or, untagged, the whole key (`"key"`), which a derived key
+/// wraps in braces as its own tag.
+fn anchor(key: &str) -> (&'static str, &str) {
+    match hash_tag(key) {
+        Some(tag) => ("tag", tag),
+        None => ("key", key),
     }
 }
 
