@@ -117,7 +117,7 @@ pub async fn serve(
         config.server.max_watches as usize,
         life.stopping.clone(),
     );
-    let metrics = Metrics::new(redis.collector(), &watches.metrics());
+    let metrics = Metrics::new(redis.collector(), &watches.metrics(), &cx.lease_waiters);
 
     let mut routes = RoutesBuilder::default();
     let limit = config.server.max_message_bytes as usize;

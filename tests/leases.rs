@@ -20,7 +20,7 @@ use rmw::proto::v1::{
 };
 use tonic::{Request, transport::Channel};
 
-use crate::common::{Env, Service, assert_invalid, cluster::Cluster};
+use crate::common::{self, Env, Service, assert_invalid, cluster::Cluster};
 
 type Leases = LeasesServiceClient<Channel>;
 
@@ -505,9 +505,14 @@ async fn waiters_are_woken_by_a_release_in_order_and_by_expiry() {
 
     let order = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut waiters = Vec::new();
-    for (i, client) in [env.service.leases(), env.service.leases(), other.leases()]
-        .into_iter()
-        .enumerate()
+    let here = env.service.metrics_addr;
+    for (i, (client, metrics, queued)) in [
+        (env.service.leases(), here, 1.0),
+        (env.service.leases(), here, 2.0),
+        (other.leases(), other.metrics_addr, 1.0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let order = Arc::clone(&order);
         waiters.push(tokio::spawn(async move {
@@ -526,15 +531,16 @@ async fn waiters_are_woken_by_a_release_in_order_and_by_expiry() {
             release_token(&mut c, "q", token).await;
             started
         }));
-        // Each queued before the next arrives.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        // Each queued (its instance counts it waiting) before the next
+        // arrives.
+        waiting_reaches(metrics, queued).await;
     }
     // A waiter whose deadline passes first is told who holds the lease.
     let mut short = Request::new(AcquireRequest {
         wait: true,
         ..acquire_req("q", "short", 1000)
     });
-    short.set_timeout(Duration::from_millis(300));
+    short.set_timeout(Duration::from_secs(1));
     let started = Instant::now();
     let outcome = c
         .acquire(short)
@@ -548,7 +554,7 @@ async fn waiters_are_woken_by_a_release_in_order_and_by_expiry() {
         "{outcome:?}"
     );
     assert!(
-        started.elapsed() < Duration::from_millis(300),
+        started.elapsed() < Duration::from_secs(1),
         "{:?}",
         started.elapsed()
     );
@@ -567,8 +573,8 @@ async fn waiters_are_woken_by_a_release_in_order_and_by_expiry() {
     assert!(took < Duration::from_secs(3), "{took:?}");
     // First come first granted among this instance's waiters; the other
     // instance's may come before or between them (docs/LEASES.md).
-    let here: Vec<usize> = order.iter().copied().filter(|&i| i < 2).collect();
-    assert_eq!(here, [0, 1], "this instance's waiters out of order");
+    let mine: Vec<usize> = order.iter().copied().filter(|&i| i < 2).collect();
+    assert_eq!(mine, [0, 1], "this instance's waiters out of order");
 
     // Expiry: a grant nobody releases frees its place when it expires.
     let _ = acquire_waiting(&mut c, "x", "gone", 300, Duration::from_secs(1)).await;
@@ -576,6 +582,8 @@ async fn waiters_are_woken_by_a_release_in_order_and_by_expiry() {
     acquire_waiting(&mut c, "x", "next", 1000, Duration::from_secs(5)).await;
     let waited = started.elapsed();
     println!("a waiter behind an unreleased 300 ms grant got it after {waited:?}");
+    waiting_reaches(here, 0.0).await;
+    waiting_reaches(other.metrics_addr, 0.0).await;
     assert!(
         waited >= Duration::from_millis(250) && waited < Duration::from_secs(2),
         "{waited:?}"
@@ -893,4 +901,96 @@ async fn holds_are_fenced_too() {
     );
     let r = ledger.post_hold(post_req(live)).await.unwrap().into_inner();
     assert!(matches!(r.outcome, Some(post::Outcome::Posted(_))), "{r:?}");
+}
+
+/// Waits (bounded) until `rmw_lease_waiters` at `metrics` reads `n`.
+async fn waiting_reaches(metrics: std::net::SocketAddr, n: f64) {
+    let started = Instant::now();
+    loop {
+        let now = common::sample(&common::scrape(metrics).await, "rmw_lease_waiters");
+        if now == Some(n) {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "rmw_lease_waiters stayed {now:?}, not {n}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Injected: a waiting caller that goes away (its call dropped) while the
+/// lease is held. Asserted: the service stops counting it and the next
+/// waiter is served as if it had never queued.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_waiter_that_goes_away_leaves_the_queue() {
+    let env = Env::start().await;
+    let metrics = env.service.metrics_addr;
+    let mut c = env.service.leases();
+    let holder = acquire_waiting(&mut c, "g", "holder", 30_000, Duration::from_secs(1)).await;
+    let gone = {
+        let mut c = c.clone();
+        tokio::spawn(async move {
+            acquire_waiting(&mut c, "g", "gone", 30_000, Duration::from_secs(20)).await
+        })
+    };
+    waiting_reaches(metrics, 1.0).await;
+    gone.abort();
+    waiting_reaches(metrics, 0.0).await;
+    release_token(&mut c, "g", holder).await;
+    let next = acquire_waiting(&mut c, "g", "next", 30_000, Duration::from_secs(5)).await;
+    assert!(next > holder);
+}
+
+/// Injected: a second waiting caller while `--max-lease-waiters 1` is
+/// already taken. Asserted: it is refused at once with RESOURCE_EXHAUSTED
+/// / TOO_MANY_WAITERS and a retry delay, a caller that does not wait is
+/// still answered `held`, and the place is free again once the first
+/// waiter is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waiters_beyond_the_limit_are_refused_not_queued() {
+    let env = Env::start_with(&[], &["--max-lease-waiters", "1"]).await;
+    let metrics = env.service.metrics_addr;
+    let mut c = env.service.leases();
+    let holder = acquire_waiting(&mut c, "w", "holder", 30_000, Duration::from_secs(1)).await;
+    let first = {
+        let mut c = c.clone();
+        tokio::spawn(async move {
+            acquire_waiting(&mut c, "w", "first", 30_000, Duration::from_secs(20)).await
+        })
+    };
+    waiting_reaches(metrics, 1.0).await;
+
+    let started = Instant::now();
+    let mut second = Request::new(AcquireRequest {
+        wait: true,
+        ..acquire_req("w", "second", 30_000)
+    });
+    second.set_timeout(Duration::from_secs(20));
+    let status = c.acquire(second).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(5), "it waited");
+    common::assert_error(&status, tonic::Code::ResourceExhausted, "TOO_MANY_WAITERS");
+    let details = tonic_types::StatusExt::get_error_details(&status);
+    assert!(details.retry_info().is_some(), "{status:?}");
+    let outcome = c
+        .acquire(acquire_req("w", "no-wait", 30_000))
+        .await
+        .unwrap()
+        .into_inner()
+        .outcome
+        .unwrap();
+    assert!(matches!(outcome, acquire::Outcome::Held(_)), "{outcome:?}");
+
+    release_token(&mut c, "w", holder).await;
+    let token = first.await.unwrap();
+    waiting_reaches(metrics, 0.0).await;
+    let third = {
+        let mut c = c.clone();
+        tokio::spawn(async move {
+            acquire_waiting(&mut c, "w", "third", 30_000, Duration::from_secs(20)).await
+        })
+    };
+    waiting_reaches(metrics, 1.0).await;
+    release_token(&mut c, "w", token).await;
+    assert!(third.await.unwrap() > token);
 }

@@ -59,7 +59,11 @@ impl Metrics {
     /// The metrics of a service, with `redis` collecting Redis's side at
     /// each scrape.
     #[must_use]
-    pub fn new(redis: Box<dyn Collector>, watches: &crate::watch::WatchMetrics) -> Arc<Self> {
+    pub fn new(
+        redis: Box<dyn Collector>,
+        watches: &crate::watch::WatchMetrics,
+        lease_waiters: &crate::ops::Waiters,
+    ) -> Arc<Self> {
         let mut registry = Registry::with_prefix("rmw");
         let requests = Family::<RpcLabels, Counter>::default();
         registry.register(
@@ -84,6 +88,7 @@ impl Metrics {
         );
         registry.register_collector(redis);
         watches.register(&mut registry);
+        lease_waiters.register(&mut registry);
         Arc::new(Self {
             registry,
             requests,

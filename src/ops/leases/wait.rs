@@ -17,6 +17,7 @@ use std::{
     time::Duration,
 };
 
+use prometheus_client::{metrics::gauge::Gauge, registry::Registry};
 use tokio::sync::{Mutex as FairMutex, Semaphore};
 
 use super::{AcquireOutcome, Holders, TryAcquire};
@@ -28,8 +29,9 @@ use crate::{
 };
 
 /// How long before its deadline a waiter stops waiting, to answer `held`
-/// in time rather than DEADLINE_EXCEEDED.
-const MARGIN: Duration = Duration::from_millis(50);
+/// in time rather than DEADLINE_EXCEEDED: a tenth of the time it may
+/// wait, within these bounds.
+const MARGIN: (Duration, Duration) = (Duration::from_millis(50), Duration::from_secs(1));
 
 /// The longest a waiter blocks on its doorbell before it tries again (a
 /// doorbell that missed a ring costs at most this).
@@ -45,6 +47,8 @@ pub struct Waiters {
     queues: Mutex<HashMap<String, Queue>>,
     permits: Semaphore,
     max: usize,
+    /// Callers waiting now (`rmw_lease_waiters`).
+    waiting: Gauge,
 }
 
 impl Waiters {
@@ -55,7 +59,17 @@ impl Waiters {
             queues: Mutex::default(),
             permits: Semaphore::new(max),
             max,
+            waiting: Gauge::default(),
         }
+    }
+
+    /// Registers `rmw_lease_waiters`.
+    pub fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "lease_waiters",
+            "Callers waiting for a lease (Acquire with wait)",
+            self.waiting.clone(),
+        );
     }
 
     fn queue(&self, cx: &Context, lease: &str) -> Queue {
@@ -69,8 +83,8 @@ impl Waiters {
     /// Drops `lease`'s queue if `queue` was its last user.
     fn leave(&self, lease: &str, queue: &Queue) {
         let mut queues = self.queues.lock().unwrap_or_else(PoisonError::into_inner);
-        // The map's and this one: no one else waits.
-        if Arc::strong_count(queue) <= 2 {
+        // The map's, this caller's and its guard's: no one else waits.
+        if Arc::strong_count(queue) <= 3 {
             queues.remove(lease);
         }
     }
@@ -103,9 +117,35 @@ impl Execute for Acquire {
         };
         let lease = cx.keys.lease(&self.attempt.name);
         let queue = waiters.queue(cx, &lease);
-        let waited = self.wait_in(cx, &queue, first, deadline).await;
-        waiters.leave(&lease, &queue);
-        waited
+        // Counted, and its queue left, however the wait ends: a caller
+        // that goes away drops this future mid-wait.
+        let _waiting = Waiting::new(waiters, lease, Arc::clone(&queue));
+        self.wait_in(cx, &queue, first, deadline).await
+    }
+}
+
+/// A caller in a lease's queue, from its first wait to its answer.
+struct Waiting<'a> {
+    waiters: &'a Waiters,
+    lease: String,
+    queue: Queue,
+}
+
+impl<'a> Waiting<'a> {
+    fn new(waiters: &'a Waiters, lease: String, queue: Queue) -> Self {
+        waiters.waiting.inc();
+        Self {
+            waiters,
+            lease,
+            queue,
+        }
+    }
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.waiters.waiting.dec();
+        self.waiters.leave(&self.lease, &self.queue);
     }
 }
 
@@ -119,7 +159,12 @@ impl Acquire {
         mut last: Replied<AcquireOutcome>,
         deadline: Deadline,
     ) -> Result<Replied<AcquireOutcome>, Error> {
-        let until = deadline.instant() - MARGIN;
+        let left = deadline.remaining().unwrap_or_default();
+        let margin = (left / 10).clamp(MARGIN.0, MARGIN.1);
+        let until = deadline
+            .instant()
+            .checked_sub(margin)
+            .unwrap_or(deadline.instant());
         let Ok(mut doorbell) = tokio::time::timeout_at(until, queue.lock()).await else {
             return Ok(last);
         };
