@@ -14,6 +14,7 @@ use tonic::{
 use tonic_health::pb::health_server::HealthServer;
 
 use crate::{
+    auth::Access,
     config::{Config, Server},
     deadline::Deadline,
     dev_redis::RedisProcess,
@@ -117,7 +118,13 @@ pub async fn serve(
         config.server.max_watches as usize,
         life.stopping.clone(),
     );
-    let metrics = Metrics::new(redis.collector(), &watches.metrics(), &cx.lease_waiters);
+    let access = Access::load(&config.access)?;
+    let metrics = Metrics::new(
+        redis.collector(),
+        &watches.metrics(),
+        &cx.lease_waiters,
+        &access,
+    );
 
     let mut routes = RoutesBuilder::default();
     let limit = config.server.max_message_bytes as usize;
@@ -136,7 +143,7 @@ pub async fn serve(
     let reporter = tonic_health::server::HealthReporter::new();
     let health = Health::new(reporter.clone(), services);
     health.starting().await;
-    background(&life, &health, &cx, config);
+    background(&life, &health, &cx, config, &access);
     let health_service =
         || HealthServer::new(DrainingHealth::new(reporter.clone(), life.drained.clone()));
     routes.add_service(health_service());
@@ -184,6 +191,7 @@ pub async fn serve(
             config.server.default_timeout,
             config.server.max_timeout,
             metrics,
+            access,
         ))
         .add_routes(routes.routes())
         .serve_with_incoming_shutdown(incoming, signal);
@@ -208,8 +216,19 @@ pub async fn serve(
     result.and(joined)
 }
 
-/// Starts the background work: health checks and the hold sweep.
-fn background(life: &Lifecycle, health: &Health, cx: &Context, config: &Config) {
+/// Starts the background work: health checks, the hold sweep and the
+/// access settings' reloads.
+fn background(
+    life: &Lifecycle,
+    health: &Health,
+    cx: &Context,
+    config: &Config,
+    access: &Arc<Access>,
+) {
+    life.spawn(
+        "access reload",
+        Arc::clone(access).watch(life.stopping.clone()),
+    );
     let checks = health.clone().watch(
         cx.redis.clone(),
         config.health.health_interval,

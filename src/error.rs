@@ -44,6 +44,19 @@ pub enum Error {
     /// The records of this tag have no change journal to watch.
     #[error("the change journal of tag {0} is off")]
     JournalOff(String),
+    /// The caller showed no identity where the policy needs one, or one
+    /// that does not hold (a token expired, for another audience, not
+    /// signed by a configured key).
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(String),
+    /// The access policy does not let the caller do this.
+    #[error("permission denied: {kind} {name}")]
+    PermissionDenied {
+        /// What was refused: `method`, or a resource kind (`store`, …).
+        kind: &'static str,
+        /// The method or resource refused.
+        name: String,
+    },
     /// Something that cannot happen did: a script replied something
     /// unexpected, or a script's SHA did not match.
     #[error("internal error in {context}: {detail}")]
@@ -89,6 +102,8 @@ impl Error {
             Self::WatchBehind(_) => "WATCH_BEHIND",
             Self::ShuttingDown => "SHUTTING_DOWN",
             Self::JournalOff(_) => "JOURNAL_OFF",
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::PermissionDenied { .. } => "PERMISSION_DENIED",
             Self::Internal { .. } => "INTERNAL",
         }
     }

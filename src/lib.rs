@@ -3,9 +3,11 @@
 //! The layers, outside in: [`grpc`] validates requests into typed values
 //! and converts outcomes; [`ops`] turns each operation into one Lua script
 //! call and reads its reply; [`redis`] owns the connections and the
-//! scripts. [`app`] wires them together for the binary and the tests.
+//! scripts. [`auth`] says who calls and what it may touch. [`app`] wires
+//! them together for the binary and the tests.
 
 pub mod app;
+pub mod auth;
 pub mod config;
 pub mod deadline;
 pub mod dev_redis;

@@ -13,6 +13,7 @@
 // The one harness, shared with the benchmark (testkit/).
 use rmw_testkit as common;
 
+mod access;
 mod architecture;
 mod cluster;
 mod concurrency;

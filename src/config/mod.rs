@@ -2,8 +2,12 @@
 
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
+mod access;
+
 use clap::{Args, Parser, ValueEnum};
 use redis::IntoConnectionInfo;
+
+pub use access::AccessSettings;
 
 use crate::{
     ops::{Keyspace, Limits, Retention},
@@ -25,6 +29,10 @@ pub struct Config {
     /// What one request may carry.
     #[command(flatten, next_help_heading = "Limits")]
     pub limits: Limits,
+
+    /// Who may call what.
+    #[command(flatten, next_help_heading = "Access control")]
+    pub access: AccessSettings,
 
     /// How health is checked and served.
     #[command(flatten, next_help_heading = "Health")]

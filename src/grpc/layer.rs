@@ -1,5 +1,7 @@
 //! The per-RPC tower layer: every `rmw.v1` call gets its deadline, its
-//! span and its metrics here, once, instead of in every handler.
+//! span, its metrics and its caller (who it is, and whether the access
+//! policy lets it call the method) here, once, instead of in every
+//! handler.
 //!
 //! tonic enforces `grpc-timeout` itself, but answers CANCELLED "Timeout
 //! expired". This layer, inside tonic's, derives the same deadline (or the
@@ -30,6 +32,7 @@ use tracing_opentelemetry::OpenTelemetrySpanExt;
 
 use super::Outcome;
 use crate::{
+    auth::Access,
     deadline::{CallerDeadline, Deadline},
     error::Error,
     telemetry::metrics::Metrics,
@@ -41,17 +44,25 @@ pub struct RpcLayer {
     default_timeout: Duration,
     max_timeout: Duration,
     metrics: Arc<Metrics>,
+    access: Arc<Access>,
 }
 
 impl RpcLayer {
     /// Requests without `grpc-timeout` get `default_timeout`; none gets
-    /// more than `max_timeout`, whatever its caller asked for.
+    /// more than `max_timeout`, whatever its caller asked for. Callers
+    /// are let in by `access`.
     #[must_use]
-    pub fn new(default_timeout: Duration, max_timeout: Duration, metrics: Arc<Metrics>) -> Self {
+    pub fn new(
+        default_timeout: Duration,
+        max_timeout: Duration,
+        metrics: Arc<Metrics>,
+        access: Arc<Access>,
+    ) -> Self {
         Self {
             default_timeout,
             max_timeout,
             metrics,
+            access,
         }
     }
 }
@@ -130,13 +141,32 @@ where
         let mut answer = Answer::new(metrics, method);
         let response = {
             let _entered = span.enter();
-            self.inner.call(request)
+            // Refused before it reaches a handler: no identity, or no rule
+            // for this method. Let in, its caller goes with it.
+            let admitted =
+                self.layer
+                    .access
+                    .admit_call(method, request.headers(), request.extensions());
+            match admitted {
+                Ok(caller) => {
+                    if let Some(caller) = caller {
+                        request.extensions_mut().insert(caller);
+                    }
+                    Ok(self.inner.call(request))
+                }
+                Err(error) => Err(Status::from(error).into_http()),
+            }
         };
         Box::pin(
             async move {
-                let result = match tokio::time::timeout_at(deadline.instant(), response).await {
-                    Ok(result) => result,
-                    Err(_) => Ok(Status::from(Error::DeadlineExceeded).into_http()),
+                let result = match response {
+                    Err(refused) => Ok(refused),
+                    Ok(response) => {
+                        match tokio::time::timeout_at(deadline.instant(), response).await {
+                            Ok(result) => result,
+                            Err(_) => Ok(Status::from(Error::DeadlineExceeded).into_http()),
+                        }
+                    }
                 };
                 if let Ok(response) = &result {
                     answer.finish(response, &Span::current());

@@ -26,6 +26,7 @@ pub use outcome::Outcome;
 use outcome::{Named, reply};
 
 use crate::{
+    auth::{self, Caller, Guarded},
     deadline::Deadline,
     error::Error,
     ops::{Context, Execute, Limits, Replied, types::Id},
@@ -56,7 +57,7 @@ pub struct Api {
 /// that did reads as the reply. One impl per RPC, next to its service.
 pub trait Rpc: Sized + Send + 'static {
     /// The typed request.
-    type Op: Execute + Send;
+    type Op: Execute + Guarded + Send;
     /// The reply message.
     type Reply: Named + Send + 'static;
 
@@ -111,10 +112,13 @@ impl Api {
         Self { cx, watches }
     }
 
-    /// Every RPC's one path: its deadline, its parse, its run, its reply.
+    /// Every RPC's one path: its deadline, its parse, what the caller may
+    /// touch, its run, its reply.
     async fn serve<R: Rpc>(&self, request: Request<R>) -> Result<Response<R::Reply>, Status> {
         let deadline = deadline_of(&request);
-        let op = request.into_inner().parse(&self.cx.limits)?;
+        let (_, extensions, message) = request.into_parts();
+        let mut op = message.parse(&self.cx.limits)?;
+        auth::admit(extensions.get::<Caller>(), &mut op)?;
         let replied = op.execute(&self.cx, deadline).await?;
         Ok(reply(R::reply(replied)))
     }

@@ -94,6 +94,21 @@ impl From<Error> for Status {
                 Code::FailedPrecondition,
                 format!("the change journal of tag {tag} is off: EnableJournal turns it on"),
             ),
+            Error::Unauthenticated(why) => (Code::Unauthenticated, why.clone()),
+            Error::PermissionDenied { kind, name } => {
+                details.set_error_info(
+                    error.reason(),
+                    DOMAIN,
+                    HashMap::from([
+                        ("kind".to_owned(), (*kind).to_owned()),
+                        ("name".to_owned(), name.clone()),
+                    ]),
+                );
+                (
+                    Code::PermissionDenied,
+                    format!("the access policy does not grant this caller {kind} {name}"),
+                )
+            }
             Error::Internal { context, detail } => {
                 tracing::error!(context, detail, "internal error");
                 (Code::Internal, "internal error".to_owned())

@@ -9,6 +9,7 @@ use tonic::{Request, Response, Status};
 
 use super::{Api, Fields, inventory::movement, ledger::entry, timestamp};
 use crate::{
+    auth::{self, Caller, Kind, Resource},
     deadline::{CallerDeadline, Deadline},
     error::Error,
     ops::{RecordChange, StreamId, types::Id},
@@ -27,12 +28,14 @@ pub trait Watch: Sized + Send + 'static {
     /// The streamed message.
     type Reply: Send + 'static;
 
-    /// Validates the request and opens the watch, to end at `until` if
-    /// its caller set a deadline.
+    /// Validates the request, checks that `caller` may watch what it
+    /// names, and opens the watch, to end at `until` if its caller set a
+    /// deadline.
     fn open(
         self,
         watches: &Watches,
         until: Option<Deadline>,
+        caller: Option<&Caller>,
     ) -> impl Future<Output = Result<EventStream<Self::Reply>, Error>> + Send;
 }
 
@@ -42,12 +45,11 @@ impl Api {
         &self,
         request: Request<W>,
     ) -> Result<Response<EventStream<W::Reply>>, Status> {
-        let until = request
-            .extensions()
-            .get::<CallerDeadline>()
-            .map(|caller| caller.0);
+        let (_, extensions, message) = request.into_parts();
+        let until = extensions.get::<CallerDeadline>().map(|caller| caller.0);
+        let caller = extensions.get::<Caller>();
         Ok(Response::new(
-            request.into_inner().open(&self.watches, until).await?,
+            message.open(&self.watches, until, caller).await?,
         ))
     }
 }
@@ -96,12 +98,20 @@ impl Watch for pb::WatchMovementsRequest {
         self,
         watches: &Watches,
         until: Option<Deadline>,
+        caller: Option<&Caller>,
     ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let store = f.take("store", Id::parse(&self.store));
         let product = f.take("product", Id::parse_optional(&self.product));
         let start = start(&mut f, &self.from_id, self.start);
         let (store, product, start) = f.finish(|| Some((store?, product?, start?)))?;
+        let mut named = vec![Resource::new(Kind::Store, store.as_str())];
+        named.extend(
+            product
+                .iter()
+                .map(|p| Resource::new(Kind::Product, p.as_str())),
+        );
+        auth::check(caller, &named)?;
         let events = watches.movements(&store, product, start, until).await?;
         Ok(stream(events, |event| pb::WatchMovementsResponse {
             event: Some(match event {
@@ -121,12 +131,20 @@ impl Watch for pb::WatchEntriesRequest {
         self,
         watches: &Watches,
         until: Option<Deadline>,
+        caller: Option<&Caller>,
     ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let book = f.take("book", Id::parse(&self.book));
         let account = f.take("account", Id::parse_optional(&self.account));
         let start = start(&mut f, &self.from_id, self.start);
         let (book, account, start) = f.finish(|| Some((book?, account?, start?)))?;
+        let mut named = vec![Resource::new(Kind::Book, book.as_str())];
+        named.extend(
+            account
+                .iter()
+                .map(|a| Resource::new(Kind::Account, a.as_str())),
+        );
+        auth::check(caller, &named)?;
         let events = watches.entries(&book, account, start, until).await?;
         Ok(stream(events, |event| pb::WatchEntriesResponse {
             event: Some(match event {
@@ -146,11 +164,13 @@ impl Watch for pb::WatchRecordsRequest {
         self,
         watches: &Watches,
         until: Option<Deadline>,
+        caller: Option<&Caller>,
     ) -> Result<EventStream<Self::Reply>, Error> {
         let mut f = Fields::new();
         let tag = f.take("tag", Id::parse(&self.tag));
         let start = start(&mut f, &self.from_id, self.start);
         let (tag, start) = f.finish(|| Some((tag?, start?)))?;
+        auth::check(caller, &[Resource::new(Kind::Tag, tag.as_str())])?;
         let events = watches.changes(&tag, start, until).await?;
         Ok(stream(events, |event| pb::WatchRecordsResponse {
             event: Some(match event {

@@ -31,7 +31,9 @@ impl ErrorCounts {
             | Error::TooManyWaiters(_)
             | Error::WatchBehind(_)
             | Error::ShuttingDown
-            | Error::JournalOff(_) => return,
+            | Error::JournalOff(_)
+            | Error::Unauthenticated(_)
+            | Error::PermissionDenied { .. } => return,
         };
         counter.fetch_add(1, Ordering::Relaxed);
     }

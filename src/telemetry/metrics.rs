@@ -63,6 +63,7 @@ impl Metrics {
         redis: Box<dyn Collector>,
         watches: &crate::watch::WatchMetrics,
         lease_waiters: &crate::ops::Waiters,
+        access: &crate::auth::Access,
     ) -> Arc<Self> {
         let mut registry = Registry::with_prefix("rmw");
         let requests = Family::<RpcLabels, Counter>::default();
@@ -89,6 +90,7 @@ impl Metrics {
         registry.register_collector(redis);
         watches.register(&mut registry);
         lease_waiters.register(&mut registry);
+        access.register(&mut registry);
         Arc::new(Self {
             registry,
             requests,

@@ -3,8 +3,8 @@
 use std::path::PathBuf;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, SanType,
 };
 
 /// A CA, a server certificate for `localhost`/127.0.0.1 and a client
@@ -21,6 +21,7 @@ pub struct Pki {
     pub client_cert: PathBuf,
     /// The client key.
     pub client_key: PathBuf,
+    issuer: Issuer<'static, KeyPair>,
 }
 
 impl Pki {
@@ -68,7 +69,34 @@ impl Pki {
             client_cert: write("client.pem", &client_pem),
             client_key: write("client.key", &client_key),
             _dir: dir,
+            issuer,
         }
+    }
+
+    /// A client certificate and key (PEM) the CA signed, with subject
+    /// `cn` (none when empty) and the alternative names `sans`: URIs where
+    /// they hold `://`, DNS names otherwise.
+    pub fn client(&self, cn: &str, sans: &[&str]) -> (String, String) {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.subject_alt_names = sans
+            .iter()
+            .map(|&name| {
+                let text = name.try_into().unwrap();
+                if name.contains("://") {
+                    SanType::URI(text)
+                } else {
+                    SanType::DnsName(text)
+                }
+            })
+            .collect();
+        params.distinguished_name = DistinguishedName::new();
+        if !cn.is_empty() {
+            params.distinguished_name.push(DnType::CommonName, cn);
+        }
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
     }
 
     /// A path as a command-line argument.
