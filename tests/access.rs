@@ -3,6 +3,7 @@
 
 use std::{
     fmt::Write as _,
+    path::Path,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
@@ -1016,4 +1017,41 @@ async fn sighup_reloads_the_policy() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     denied(&values.get_value(get("a")).await.unwrap_err(), "value", "a");
+}
+
+/// The policies shipped in the production overlay and shown in
+/// docs/ACCESS.md parse, and a broken one names its fault.
+#[test]
+fn the_shipped_policies_parse() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let overlay =
+        std::fs::read_to_string(root.join("deploy/k8s/overlays/production/policy.toml")).unwrap();
+    let policy = rmw::auth::Policy::parse(&overlay).unwrap();
+    assert_eq!(policy.len(), 4);
+    let docs = std::fs::read_to_string(root.join("docs/ACCESS.md")).unwrap();
+    let example = docs
+        .split("```toml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .unwrap();
+    assert_eq!(rmw::auth::Policy::parse(example).unwrap().len(), 4);
+    for (broken, fault) in [
+        (
+            "[[rule]]\nprincipals = [\"a\"]\nmethods = [\"*\"]\nshops = [\"*\"]\n",
+            "shops",
+        ),
+        (
+            "[[rule]]\nprincipals = []\nmethods = [\"*\"]\n",
+            "needs principals",
+        ),
+        (
+            "[[rule]]\nprincipals = [\"a\\\\\"]\nmethods = [\"*\"]\n",
+            "lone",
+        ),
+        ("[[quota]]\nname = \"q\"\ndaily_limit = 0\n", "daily_limit"),
+        ("[[counter]]\nname = \"c\"\nmin = 5\nmax = 1\n", "above max"),
+    ] {
+        let error = rmw::auth::Policy::parse(broken).unwrap_err();
+        assert!(error.contains(fault), "{broken:?}: {error}");
+    }
 }
