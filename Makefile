@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch breaking deploy-check setup
+.PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch bench-access breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
 run:
@@ -49,6 +49,13 @@ bench-watch:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench --watch --duration 5s
+
+## What access control costs a call: no policy, a bearer token sent, a
+## 100-rule policy checking it (bench-out/access.md).
+bench-access:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench --access --duration 5s
 
 ## The multi-core sweep: rmw with 1, 2, 4, 8 and 16 worker threads, the
 ## load generator on 4; writes bench-out/workers.md and workers.svg.

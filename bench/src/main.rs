@@ -15,6 +15,7 @@
     clippy::cast_sign_loss
 )]
 
+mod access;
 mod cluster;
 mod direct;
 mod holds;
@@ -106,6 +107,11 @@ struct Args {
     /// Instead of the standalone sweep, the watches' figures (watch.md).
     #[arg(long)]
     watch: bool,
+
+    /// Instead of the standalone sweep, what access control costs a call
+    /// (access.md).
+    #[arg(long)]
+    access: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -133,6 +139,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
     if args.watch {
         return watch::bench(&args).await;
+    }
+    if args.access {
+        return access::bench(&args).await;
     }
     if !args.workers.is_empty() {
         let counts: Vec<usize> = args.workers.iter().copied().map(usize::from).collect();

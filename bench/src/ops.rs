@@ -131,6 +131,31 @@ pub fn direct_key(n: u32) -> String {
     format!("{PREFIX}:val:{n:012}")
 }
 
+/// The bearer token every call carries, when the service checks them.
+static BEARER: std::sync::RwLock<Option<tonic::metadata::AsciiMetadataValue>> =
+    std::sync::RwLock::new(None);
+
+/// Sends `authorization: Bearer <token>` with every call from now on.
+pub fn set_bearer(token: Option<&str>) {
+    let value = token.map(|t| format!("Bearer {t}").parse().expect("a token is ASCII"));
+    *BEARER
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = value;
+}
+
+/// `message` as a request, with the bearer token if one is set.
+fn request<T>(message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    if let Some(value) = BEARER
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+    {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
 /// A client for one worker.
 pub enum Client {
     /// For CompareAndSwap.
@@ -163,7 +188,7 @@ impl Client {
                     request_id: String::new(),
                     fence: None,
                 };
-                match values.compare_and_swap(request).await {
+                match values.compare_and_swap(self::request(request)).await {
                     Ok(r) if matches!(r.get_ref().outcome, Some(cas::Outcome::Swapped(_))) => {
                         Ok(())
                     }
@@ -182,7 +207,7 @@ impl Client {
                     reference: String::new(),
                     description: String::new(),
                 };
-                match ledger.transfer(request).await {
+                match ledger.transfer(self::request(request)).await {
                     Ok(r)
                         if matches!(
                             r.get_ref().outcome,
@@ -224,26 +249,26 @@ pub async fn prepare_through(channel: Channel) -> anyhow::Result<()> {
     let mut values = ValuesServiceClient::new(channel.clone());
     for k in 0..KEYS {
         values
-            .compare_and_swap(CompareAndSwapRequest {
+            .compare_and_swap(request(CompareAndSwapRequest {
                 key: format!("k{k}"),
                 expected: None,
                 new_value: Some(b"v1".to_vec()),
                 request_id: String::new(),
                 fence: None,
-            })
+            }))
             .await?;
     }
     let mut ledger = LedgerServiceClient::new(channel);
     for n in 0..BOOKS.load(Ordering::Relaxed) {
         ledger
-            .credit(CreditRequest {
+            .credit(request(CreditRequest {
                 book: book(n),
                 account: "a".into(),
                 amount: 1 << 52,
                 reference: String::new(),
                 description: "bench funding".into(),
                 request_id: String::new(),
-            })
+            }))
             .await?;
     }
     Ok(())

@@ -207,7 +207,7 @@ impl Access {
             method,
             grant: Some(Grant {
                 policy: Arc::clone(policy),
-                candidates: candidates.into(),
+                candidates,
                 access: Arc::clone(self),
             }),
         }))

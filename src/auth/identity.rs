@@ -29,13 +29,33 @@ use crate::error::Error;
 /// every caller pay its own check again).
 const REMEMBERED: usize = 4096;
 
+/// A verified token: the whole of it, its subject, its expiry (seconds
+/// since the epoch).
+type Verified = (String, Arc<str>, u64);
+
+/// A token's last 32 bytes, which hold its signature: the key of the
+/// verified tokens, cheaper to hash than the whole token, which a hit
+/// still compares in full.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+struct Signature([u8; 32]);
+
+impl Signature {
+    fn of(token: &str) -> Self {
+        let bytes = token.as_bytes();
+        let tail = &bytes[bytes.len().saturating_sub(32)..];
+        let mut key = [0; 32];
+        key[..tail.len()].copy_from_slice(tail);
+        Self(key)
+    }
+}
+
 /// The keys and claims a bearer token is checked against.
 pub struct Keys {
     accepted: Vec<Key>,
     issuer: String,
     audience: String,
     /// Verified tokens: their subject and expiry (seconds since the epoch).
-    verified: Mutex<HashMap<String, (Arc<str>, u64)>>,
+    verified: Mutex<HashMap<Signature, Verified>>,
 }
 
 struct Key {
@@ -85,8 +105,8 @@ impl Keys {
         let now = jsonwebtoken::get_current_timestamp();
         {
             let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((subject, exp)) = verified.get(token) {
-                if now < *exp {
+            if let Some((whole, subject, exp)) = verified.get(&Signature::of(token)) {
+                if whole == token && now < *exp {
                     return Ok(Arc::clone(subject));
                 }
             }
@@ -112,7 +132,10 @@ impl Keys {
                     if verified.len() >= REMEMBERED {
                         verified.clear();
                     }
-                    verified.insert(token.to_owned(), (Arc::clone(&subject), data.claims.exp));
+                    verified.insert(
+                        Signature::of(token),
+                        (token.to_owned(), Arc::clone(&subject), data.claims.exp),
+                    );
                     return Ok(subject);
                 }
                 Err(e) => last = e.to_string(),

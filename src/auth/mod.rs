@@ -178,7 +178,7 @@ pub struct Caller {
 #[derive(Clone)]
 struct Grant {
     policy: Arc<Policy>,
-    candidates: Arc<[usize]>,
+    candidates: Vec<usize>,
     access: Arc<Access>,
 }
 

@@ -212,21 +212,23 @@ impl Policy {
     /// when `admin`), in file order; none when it may not.
     #[must_use]
     pub fn candidates(&self, principal: &str, method: &str, admin: bool) -> Vec<usize> {
-        let principals_rules = self.exact.get(principal).map_or(&[][..], Vec::as_slice);
-        let mut found: Vec<usize> = principals_rules
-            .iter()
-            .copied()
-            .chain(self.patterned.iter().copied().filter(|&i| {
-                // A patterned rule: one of its principal patterns matches.
-                self.principal_matches(i, principal)
-            }))
-            .filter(|&i| {
-                let rule = &self.rules[i];
-                (!admin || rule.admin) && rule.methods.iter().any(|m| m.matches(method))
-            })
-            .collect();
-        found.sort_unstable();
-        found.dedup();
+        let grants = |&i: &usize| {
+            let rule = &self.rules[i];
+            (!admin || rule.admin) && rule.methods.iter().any(|m| m.matches(method))
+        };
+        let exact = self.exact.get(principal).map_or(&[][..], Vec::as_slice);
+        let mut found: Vec<usize> = exact.iter().copied().filter(grants).collect();
+        let named = found.len();
+        for i in self.patterned.iter().copied() {
+            // A patterned rule: one of its principal patterns matches.
+            if self.principal_matches(i, principal) && grants(&i) && !found[..named].contains(&i) {
+                found.push(i);
+            }
+        }
+        // File order, for which refusal is reported; rarely both kinds.
+        if named > 0 && found.len() > named {
+            found.sort_unstable();
+        }
         found
     }
 
