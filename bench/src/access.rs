@@ -186,6 +186,19 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
         }
     }
     ops::set_bearer(None);
+    let table = table(&results);
+    std::fs::create_dir_all(&args.out)?;
+    std::fs::write(
+        args.out.join("access.md"),
+        format!("## Setup\n\n{notes}\n## Access control's cost\n\n{table}"),
+    )?;
+    println!("\n{table}");
+    Ok(())
+}
+
+/// The medians of each service's runs (ops/s, server µs per call), and
+/// the differences between them.
+fn table(results: &[Vec<(f64, f64)>]) -> String {
     let median = |runs: &[(f64, f64)], pick: fn(&(f64, f64)) -> f64| {
         let mut values: Vec<f64> = runs.iter().map(pick).collect();
         values.sort_by(f64::total_cmp);
@@ -194,7 +207,7 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
     let mut table = String::from(
         "| service | ops/s (median) | server CPU per call (median) |\n|---|---:|---:|\n",
     );
-    for (&(label, ..), runs) in VARIANTS.iter().zip(&results) {
+    for (&(label, ..), runs) in VARIANTS.iter().zip(results) {
         let _ = writeln!(
             table,
             "| {label} | {:.0} | {:.1} µs |",
@@ -209,11 +222,5 @@ pub async fn bench(args: &Args) -> anyhow::Result<()> {
         cpu(2) - cpu(1),
         cpu(1) - cpu(0)
     );
-    std::fs::create_dir_all(&args.out)?;
-    std::fs::write(
-        args.out.join("access.md"),
-        format!("## Setup\n\n{notes}\n## Access control's cost\n\n{table}"),
-    )?;
-    println!("\n{table}");
-    Ok(())
+    table
 }
