@@ -456,290 +456,159 @@ leases = ["l"]
         &signer.public_pem,
     );
     let env = start(&files).await;
-    let s = &env.service;
-    let t = signer.token("app");
-    let t = t.as_str();
-
-    // Allowed: one call per kind.
-    s.values()
-        .get_value(bearer(GetValueRequest { key: "v:1".into() }, t))
-        .await
-        .unwrap();
-    s.records()
-        .put_record(bearer(
-            PutRecordRequest {
-                key: "r:1".into(),
-                value: b"x".to_vec(),
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.records()
-        .enable_journal(bearer(EnableJournalRequest { tag: "t".into() }, t))
-        .await
-        .unwrap();
-    s.inventory()
-        .set_stock(bearer(
-            SetStockRequest {
-                store: "s".into(),
-                levels: vec![StockLevel {
-                    product: "p".into(),
-                    quantity: 1,
-                    ..Default::default()
-                }],
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.ledger()
-        .credit(bearer(
-            CreditRequest {
-                book: "b".into(),
-                account: "a1".into(),
-                amount: 5,
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.ledger()
-        .transfer(bearer(
-            TransferRequest {
-                book: "b".into(),
-                from_account: "a1".into(),
-                to_account: "a2".into(),
-                amount: 1,
-                transfer_id: "t1".into(),
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.counters()
-        .adjust_counter(bearer(
-            AdjustCounterRequest {
-                name: "c".into(),
-                amount: 1,
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.counters()
-        .consume_quota(bearer(
-            ConsumeQuotaRequest {
-                name: "q".into(),
-                amount: 1,
-                daily_limit: 5,
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.sequences()
-        .next_ids(bearer(
-            NextIdsRequest {
-                name: "seq".into(),
-                count: 1,
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-    s.leases()
-        .acquire(bearer(
-            rmw::proto::v1::AcquireRequest {
-                name: "l".into(),
-                owner: "me".into(),
-                ttl: Some(prost_types::Duration {
-                    seconds: 5,
-                    nanos: 0,
-                }),
-                ..Default::default()
-            },
-            t,
-        ))
-        .await
-        .unwrap();
-
+    let token = signer.token("app");
+    // Kind, a name granted, a name not; in an order where each granted
+    // call finds what it needs (the book funded before the transfer).
+    let kinds = [
+        ("value", "v:1", "w:1"),
+        ("record", "r:1", "x:1"),
+        ("tag", "t", "u"),
+        ("store", "s", "s2"),
+        ("product", "p", "p2"),
+        ("book", "b", "b2"),
+        ("account", "a2", "a3"),
+        ("counter", "c", "c2"),
+        // A counter grant is not a quota grant, though both are counters.
+        ("quota", "q", "c"),
+        ("sequence", "seq", "seq2"),
+        ("lease", "l", "l2"),
+    ];
+    for (kind, granted, _) in kinds {
+        touch(&env.service, kind, granted, &token)
+            .await
+            .unwrap_or_else(|status| panic!("{kind} {granted}: {status:?}"));
+    }
     let before = env.snapshot().await;
-    let check =
-        |kind: &'static str, name: &'static str| move |status: Status| denied(&status, kind, name);
-    check("value", "w:1")(
-        s.values()
-            .get_value(bearer(GetValueRequest { key: "w:1".into() }, t))
+    for (kind, _, refused) in kinds {
+        let status = touch(&env.service, kind, refused, &token)
             .await
-            .unwrap_err(),
-    );
-    check("record", "x:1")(
-        s.records()
-            .put_record(bearer(
-                PutRecordRequest {
-                    key: "x:1".into(),
-                    value: b"x".to_vec(),
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("tag", "u")(
-        s.records()
-            .enable_journal(bearer(EnableJournalRequest { tag: "u".into() }, t))
-            .await
-            .unwrap_err(),
-    );
-    check("store", "s2")(
-        s.inventory()
-            .set_stock(bearer(
-                SetStockRequest {
-                    store: "s2".into(),
-                    levels: vec![StockLevel {
-                        product: "p".into(),
-                        quantity: 1,
-                        ..Default::default()
-                    }],
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("product", "p2")(
-        s.inventory()
-            .place_order(bearer(
-                PlaceOrderRequest {
-                    store: "s".into(),
-                    order_id: "o".into(),
-                    items: vec![
-                        OrderItem {
-                            product: "p".into(),
-                            quantity: 1,
-                        },
-                        OrderItem {
-                            product: "p2".into(),
-                            quantity: 1,
-                        },
-                    ],
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("book", "b2")(
-        s.ledger()
-            .credit(bearer(
-                CreditRequest {
-                    book: "b2".into(),
-                    account: "a1".into(),
-                    amount: 5,
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("account", "a3")(
-        s.ledger()
-            .transfer(bearer(
-                TransferRequest {
-                    book: "b".into(),
-                    from_account: "a1".into(),
-                    to_account: "a3".into(),
-                    amount: 1,
-                    transfer_id: "t2".into(),
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("counter", "c2")(
-        s.counters()
-            .adjust_counter(bearer(
-                AdjustCounterRequest {
-                    name: "c2".into(),
-                    amount: 1,
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    // A counter grant is not a quota grant, though both live in counters.
-    check("quota", "c")(
-        s.counters()
-            .consume_quota(bearer(
-                ConsumeQuotaRequest {
-                    name: "c".into(),
-                    amount: 1,
-                    daily_limit: 5,
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("sequence", "seq2")(
-        s.sequences()
-            .next_ids(bearer(
-                NextIdsRequest {
-                    name: "seq2".into(),
-                    count: 1,
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
-    check("lease", "l2")(
-        s.leases()
-            .acquire(bearer(
-                rmw::proto::v1::AcquireRequest {
-                    name: "l2".into(),
-                    owner: "me".into(),
-                    ttl: Some(prost_types::Duration {
-                        seconds: 5,
-                        nanos: 0,
-                    }),
-                    ..Default::default()
-                },
-                t,
-            ))
-            .await
-            .unwrap_err(),
-    );
+            .unwrap_err();
+        denied(&status, kind, refused);
+    }
     // A watch is checked before it opens.
-    let status = s
+    let status = env
+        .service
         .inventory()
         .watch_movements(bearer(
             WatchMovementsRequest {
                 store: "s2".into(),
                 ..Default::default()
             },
-            t,
+            &token,
         ))
         .await
         .unwrap_err();
     denied(&status, "store", "s2");
     assert_eq!(env.snapshot().await, before, "a denied call wrote");
+}
+
+/// One call that names `name` as a resource of `kind` (and otherwise only
+/// the granted names of [`every_resource_kind_is_checked`]).
+async fn touch(s: &Service, kind: &str, name: &str, t: &str) -> Result<(), Status> {
+    let name = name.to_owned();
+    let level = |store: &str, product: &str| SetStockRequest {
+        store: store.into(),
+        levels: vec![StockLevel {
+            product: product.into(),
+            quantity: 1,
+            ..Default::default()
+        }],
+        ..Default::default()
+    };
+    match kind {
+        "value" => s
+            .values()
+            .get_value(bearer(GetValueRequest { key: name }, t))
+            .await
+            .map(drop),
+        "record" => {
+            let request = PutRecordRequest {
+                key: name,
+                value: b"x".to_vec(),
+                ..Default::default()
+            };
+            s.records().put_record(bearer(request, t)).await.map(drop)
+        }
+        "tag" => s
+            .records()
+            .enable_journal(bearer(EnableJournalRequest { tag: name }, t))
+            .await
+            .map(drop),
+        "store" => s
+            .inventory()
+            .set_stock(bearer(level(&name, "p"), t))
+            .await
+            .map(drop),
+        "product" => s
+            .inventory()
+            .set_stock(bearer(level("s", &name), t))
+            .await
+            .map(drop),
+        "book" => {
+            let request = CreditRequest {
+                book: name,
+                account: "a1".into(),
+                amount: 5,
+                ..Default::default()
+            };
+            s.ledger().credit(bearer(request, t)).await.map(drop)
+        }
+        "account" => {
+            let request = TransferRequest {
+                book: "b".into(),
+                from_account: "a1".into(),
+                transfer_id: format!("to-{name}"),
+                to_account: name,
+                amount: 1,
+                ..Default::default()
+            };
+            s.ledger().transfer(bearer(request, t)).await.map(drop)
+        }
+        "counter" => {
+            let request = AdjustCounterRequest {
+                name,
+                amount: 1,
+                ..Default::default()
+            };
+            s.counters()
+                .adjust_counter(bearer(request, t))
+                .await
+                .map(drop)
+        }
+        "quota" => {
+            let request = ConsumeQuotaRequest {
+                name,
+                amount: 1,
+                daily_limit: 5,
+                ..Default::default()
+            };
+            s.counters()
+                .consume_quota(bearer(request, t))
+                .await
+                .map(drop)
+        }
+        "sequence" => {
+            let request = NextIdsRequest {
+                name,
+                count: 1,
+                ..Default::default()
+            };
+            s.sequences().next_ids(bearer(request, t)).await.map(drop)
+        }
+        "lease" => {
+            let request = rmw::proto::v1::AcquireRequest {
+                name,
+                owner: "me".into(),
+                ttl: Some(prost_types::Duration {
+                    seconds: 5,
+                    nanos: 0,
+                }),
+                ..Default::default()
+            };
+            s.leases().acquire(bearer(request, t)).await.map(drop)
+        }
+        other => panic!("no call for kind {other}"),
+    }
 }
 
 /// Injected: a declared quota (5 a day at UTC+0) and a declared counter
