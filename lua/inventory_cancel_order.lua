@@ -13,8 +13,9 @@ KEYS[7 .. 6+N]   each item's product movements stream, in item order
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
-ARGV[5]          the order id, recorded in the movements
-ARGV[6 .. 5+N]   the order's products, in item order, as inventory_order_items
+ARGV[5]          the caller's principal, recorded in the movements ('' without one)
+ARGV[6]          the order id, recorded in the movements
+ARGV[7 .. 6+N]   the order's products, in item order, as inventory_order_items
                  read them (the keys above were built from them)
 
 Reply    {'cancelled', {product, before, after}, ...}   in item order
@@ -38,7 +39,7 @@ if replay then
   return replay
 end
 
-local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4], ARGV[5])
 local _, stale = holds_settle(s)
 
 local stored = redis.call('GET', KEYS[2])
@@ -59,13 +60,13 @@ if record[4] then
 end
 
 local n = #placed - 1
-if n ~= #ARGV - 5 then
+if n ~= #ARGV - 6 then
   return {'stale'}
 end
 local products, units = {}, {}
 for i = 1, n do
   local item = placed[i + 1]
-  if item[1] ~= ARGV[5 + i] then
+  if item[1] ~= ARGV[6 + i] then
     return {'stale'}
   end
   products[i] = item[1]
@@ -83,7 +84,7 @@ local reply = {'cancelled'}
 for i = 1, n do
   local before = levels[i][1]
   local after = redis.call('HINCRBY', KEYS[3], products[i], units[i])
-  holds_move(s, 'cancel', products[i], units[i], before, after, 0, levels[i][3], ARGV[5])
+  holds_move(s, 'cancel', products[i], units[i], before, after, 0, levels[i][3], ARGV[6])
   reply[#reply + 1] = {products[i], before, after}
 end
 record[3] = 'cancelled'

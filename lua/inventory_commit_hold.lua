@@ -15,9 +15,10 @@ KEYS[8 .. 7+N]   each of the hold's products' movements stream, in hold order
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
-ARGV[5]          the hold id
-ARGV[6]          the fence's token, '' without a fence
-ARGV[7 .. 6+2N]  per product of the hold, in hold order, as inventory_get_hold
+ARGV[5]          the caller's principal, recorded in the movements ('' without one)
+ARGV[6]          the hold id
+ARGV[7]          the fence's token, '' without a fence
+ARGV[8 .. 7+2N]  per product of the hold, in hold order, as inventory_get_hold
                  read them: product, units to commit (0 .. held; 'all')
 
 Reply    {'committed', {product, before, after, released}, ...}
@@ -44,30 +45,30 @@ if replay then
   return replay
 end
 
-local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4])
+local s = holds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], rmw_retention(), ARGV[4], ARGV[5])
 -- Settings checked, nothing written yet: a stale fence writes nothing.
-local fenced = lease_fence(KEYS[7], ARGV[6])
+local fenced = lease_fence(KEYS[7], ARGV[7])
 if fenced then
   return fenced
 end
 holds_settle(s)
 
-local id = ARGV[5]
+local id = ARGV[6]
 local record, ended = holds_active(s, id)
 if not record then
   return ended
 end
 
 local items = record[5]
-if #items ~= (#ARGV - 6) / 2 then
+if #items ~= (#ARGV - 7) / 2 then
   return {'stale'}
 end
 local commit = {}
 for i, item in ipairs(items) do
-  if item[1] ~= ARGV[5 + 2 * i] then
+  if item[1] ~= ARGV[6 + 2 * i] then
     return {'stale'}
   end
-  local asked = ARGV[6 + 2 * i]
+  local asked = ARGV[7 + 2 * i]
   commit[i] = asked == 'all' and item[2] or tonumber(asked)
   if commit[i] > item[2] then
     return {'exceeds', item[1], item[2], commit[i]}

@@ -13,6 +13,7 @@ ARGV[1], ARGV[2] request fingerprint (''), idempotency record TTL (ms): how
                  long an ended hold's record lives
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
+ARGV[5]          the caller's principal ('' from the sweep; expiries record none)
 
 Reply    {'expired', ended, due}   how many holds it ended (at most
                                    HOLDS_EXPIRE_LIMIT), and how many due

@@ -16,10 +16,11 @@ ARGV[1], ARGV[2] request fingerprint (never '': the hold id is required),
                  record lives
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
-ARGV[5]          the hold id, recorded in the movements
-ARGV[6]          how long the hold lasts, ms (1 .. ten years)
-ARGV[7]          the fence's token, '' without a fence
-ARGV[8 .. 7+2N]  per item: product, units (1 .. 2^53-1); products distinct
+ARGV[5]          the caller's principal, recorded in the movements ('' without one)
+ARGV[6]          the hold id, recorded in the movements
+ARGV[7]          how long the hold lasts, ms (1 .. ten years)
+ARGV[8]          the fence's token, '' without a fence
+ARGV[9 .. 8+2N]  per item: product, units (1 .. 2^53-1); products distinct
 
 Reply    {'held', expires_at, {product, on_hand, held}, ...}
                  expires_at in ms of Redis's clock; levels after, in item order
@@ -39,20 +40,20 @@ if replay then
   return replay
 end
 
-local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
-local ttl = rmw_setting('hold ttl', ARGV[6], 1, RMW_MAX_TTL_MS)
+local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4], ARGV[5])
+local ttl = rmw_setting('hold ttl', ARGV[7], 1, RMW_MAX_TTL_MS)
 -- Settings checked, nothing written yet: a stale fence writes nothing.
-local fenced = lease_fence(KEYS[6], ARGV[7])
+local fenced = lease_fence(KEYS[6], ARGV[8])
 if fenced then
   return fenced
 end
 local _, stale = holds_settle(s)
 
-local n = (#ARGV - 7) / 2
+local n = (#ARGV - 8) / 2
 local products, units = {}, {}
 for i = 1, n do
-  products[i] = ARGV[6 + 2 * i]
-  units[i] = tonumber(ARGV[7 + 2 * i])
+  products[i] = ARGV[7 + 2 * i]
+  units[i] = tonumber(ARGV[8 + 2 * i])
 end
 
 local levels = holds_levels(s, stale, products)
@@ -68,10 +69,10 @@ local reply, items = {'held', expires}, {}
 for i = 1, n do
   local on_hand, held = levels[i][1], levels[i][2] + units[i]
   local recorded = redis.call('HINCRBY', KEYS[4], products[i], units[i])
-  holds_move(s, 'hold', products[i], 0, on_hand, on_hand, units[i], recorded, ARGV[5])
+  holds_move(s, 'hold', products[i], 0, on_hand, on_hand, units[i], recorded, ARGV[6])
   items[i] = {products[i], units[i]}
   reply[i + 2] = {products[i], on_hand, held}
 end
-redis.call('ZADD', KEYS[5], expires, ARGV[5])
-holds_save(s, ARGV[5], {ARGV[1], reply, 'held', expires, items, 0, {}}, false)
+redis.call('ZADD', KEYS[5], expires, ARGV[6])
+holds_save(s, ARGV[6], {ARGV[1], reply, 'held', expires, items, 0, {}}, false)
 return reply

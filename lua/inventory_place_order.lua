@@ -15,8 +15,9 @@ ARGV[1], ARGV[2] request fingerprint (never '': the order id is required),
                  idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
-ARGV[5]          the order id, recorded in the movements
-ARGV[6 .. 5+2N]  per item: product, units (1 .. 2^53-1); products distinct
+ARGV[5]          the caller's principal, recorded in the movements ('' without one)
+ARGV[6]          the order id, recorded in the movements
+ARGV[7 .. 6+2N]  per item: product, units (1 .. 2^53-1); products distinct
 
 Reply    {'placed', {product, before, after}, ...}    in item order
        | {'insufficient', product, available, requested}
@@ -37,14 +38,14 @@ if replay then
   return replay
 end
 
-local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
+local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4], ARGV[5])
 local _, stale = holds_settle(s)
 
-local n = (#ARGV - 5) / 2
+local n = (#ARGV - 6) / 2
 local products, units = {}, {}
 for i = 1, n do
-  products[i] = ARGV[4 + 2 * i]
-  units[i] = tonumber(ARGV[5 + 2 * i])
+  products[i] = ARGV[5 + 2 * i]
+  units[i] = tonumber(ARGV[6 + 2 * i])
 end
 
 local levels = holds_levels(s, stale, products)
@@ -59,7 +60,7 @@ local reply = {'placed'}
 for i = 1, n do
   local before = levels[i][1]
   local after = redis.call('HINCRBY', KEYS[2], products[i], -units[i])
-  holds_move(s, 'deduct', products[i], -units[i], before, after, 0, levels[i][3], ARGV[5])
+  holds_move(s, 'deduct', products[i], -units[i], before, after, 0, levels[i][3], ARGV[6])
   reply[#reply + 1] = {products[i], before, after}
 end
 return rmw_commit(KEYS[1], ARGV[1], ARGV[2], reply)

@@ -12,7 +12,8 @@ KEYS[6 .. 5+N]   each product's movements stream (<p>:inv:{<store>}:moves:<produ
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          movements streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/holds.lua: holds_clock)
-ARGV[5 .. 4+2N]  per product: product, units (0 .. 2^53-1); products distinct
+ARGV[5]          the caller's principal, recorded in the movements ('' without one)
+ARGV[6 .. 5+2N]  per product: product, units (0 .. 2^53-1); products distinct
 
 Reply    {'set', {product, before, after}, ...}   in request order
        | {'below_held', product, held, requested}
@@ -28,14 +29,14 @@ if replay then
   return replay
 end
 
-local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4])
+local s = holds_open(KEYS[2], KEYS[3], KEYS[4], KEYS[5], rmw_retention(), ARGV[4], ARGV[5])
 local _, stale = holds_settle(s)
 
-local n = (#ARGV - 4) / 2
+local n = (#ARGV - 5) / 2
 local products, units = {}, {}
 for i = 1, n do
-  products[i] = ARGV[3 + 2 * i]
-  units[i] = tonumber(ARGV[4 + 2 * i])
+  products[i] = ARGV[4 + 2 * i]
+  units[i] = tonumber(ARGV[5 + 2 * i])
 end
 
 local levels = holds_levels(s, stale, products)
@@ -48,7 +49,7 @@ end
 local reply = {'set'}
 for i = 1, n do
   local before, after = levels[i][1], units[i]
-  redis.call('HSET', KEYS[2], products[i], ARGV[4 + 2 * i])
+  redis.call('HSET', KEYS[2], products[i], ARGV[5 + 2 * i])
   holds_move(s, 'set', products[i], after - before, before, after, 0, levels[i][3], '')
   reply[#reply + 1] = {products[i], before, after}
 end

@@ -16,13 +16,14 @@ KEYS[10]          the fence's lease (lib/leases.lua); any key of the slot withou
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/funds.lua)
-ARGV[5]          the hold id
-ARGV[6]          the source account, as ledger_get_hold read it
-ARGV[7]          the target account, as ledger_get_hold read it
-ARGV[8]          the amount to post, 1 .. held, or 'all'
-ARGV[9]          the caller's reference
-ARGV[10]         the caller's description
-ARGV[11]          the fence's token, '' without a fence
+ARGV[5]          the caller's principal, recorded in the entries ('' without one)
+ARGV[6]          the hold id
+ARGV[7]          the source account, as ledger_get_hold read it
+ARGV[8]          the target account, as ledger_get_hold read it
+ARGV[9]          the amount to post, 1 .. held, or 'all'
+ARGV[10]          the caller's reference
+ARGV[11]         the caller's description
+ARGV[12]          the fence's token, '' without a fence
 
 Reply    {'posted', amount, released, from_after, to_after, entry_id}
        | {'not_found'} | {'already_posted'} | {'already_voided'}
@@ -43,23 +44,23 @@ if replay then
   return replay
 end
 
-local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])
+local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4], ARGV[5])
 -- Settings checked, nothing written yet: a stale fence writes nothing.
-local fenced = lease_fence(KEYS[10], ARGV[11])
+local fenced = lease_fence(KEYS[10], ARGV[12])
 if fenced then
   return fenced
 end
 funds_settle(f)
 
-local id = ARGV[5]
+local id = ARGV[6]
 local record, ended = funds_active(f, id)
 if not record then
   return ended
 end
-if record[5] ~= ARGV[6] or record[6] ~= ARGV[7] then
+if record[5] ~= ARGV[7] or record[6] ~= ARGV[8] then
   return {'stale'}
 end
-local amount = ARGV[8] == 'all' and record[7] or tonumber(ARGV[8])
+local amount = ARGV[9] == 'all' and record[7] or tonumber(ARGV[9])
 if amount > record[7] then
   return {'exceeds', record[7], amount}
 end
@@ -69,7 +70,7 @@ funds_unpend(f, record)
 local fb, tb = funds_posted(f, from), funds_posted(f, to)
 local fa = redis.call('HINCRBY', KEYS[3], from, 0 - amount)
 local ta = redis.call('HINCRBY', KEYS[3], to, amount)
-local entry = funds_entry(f, 'post', from, to, amount, fb, fa, tb, ta, ARGV[9], ARGV[10], id)
+local entry = funds_entry(f, 'post', from, to, amount, fb, fa, tb, ta, ARGV[10], ARGV[11], id)
 record[3], record[8], record[9] = 'posted', funds_now(f), amount
 redis.call('ZREM', KEYS[7], id)
 funds_save(f, id, record, true)

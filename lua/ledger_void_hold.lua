@@ -15,10 +15,11 @@ KEYS[10]          the fence's lease (lib/leases.lua); any key of the slot withou
 ARGV[1], ARGV[2] request fingerprint, idempotency record TTL (ms)
 ARGV[3]          entries streams' retention (lib/prelude.lua: rmw_retention)
 ARGV[4]          clock skew in seconds (lib/funds.lua)
-ARGV[5]          the hold id
-ARGV[6]          the source account, as ledger_get_hold read it
-ARGV[7]          the target account, as ledger_get_hold read it
-ARGV[8]          the fence's token, '' without a fence
+ARGV[5]          the caller's principal, recorded in the entries ('' without one)
+ARGV[6]          the hold id
+ARGV[7]          the source account, as ledger_get_hold read it
+ARGV[8]          the target account, as ledger_get_hold read it
+ARGV[9]          the fence's token, '' without a fence
 
 Reply    {'voided', amount, entry_id}
        | {'not_found'} | {'already_posted'} | {'already_voided'}
@@ -36,20 +37,20 @@ if replay then
   return replay
 end
 
-local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4])
+local f = funds_open(KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], rmw_retention(), ARGV[4], ARGV[5])
 -- Settings checked, nothing written yet: a stale fence writes nothing.
-local fenced = lease_fence(KEYS[10], ARGV[8])
+local fenced = lease_fence(KEYS[10], ARGV[9])
 if fenced then
   return fenced
 end
 funds_settle(f)
 
-local id = ARGV[5]
+local id = ARGV[6]
 local record, ended = funds_active(f, id)
 if not record then
   return ended
 end
-if record[5] ~= ARGV[6] or record[6] ~= ARGV[7] then
+if record[5] ~= ARGV[7] or record[6] ~= ARGV[8] then
   return {'stale'}
 end
 local entry = funds_end(f, id, record, 'voided')

@@ -15,7 +15,7 @@ use rmw::proto::v1::{
     PlaceOrderRequest, PutRecordRequest, SetStockRequest, StockLevel, TransferRequest,
     WatchMovementsRequest, adjust_counter_response as adjust,
     admin_service_client::AdminServiceClient, consume_quota_response as consume,
-    inventory_service_client::InventoryServiceClient,
+    inventory_service_client::InventoryServiceClient, movement::Kind as Moved,
 };
 use tonic::{
     Code, Request, Status,
@@ -923,4 +923,136 @@ fn the_shipped_policies_parse() {
         let error = rmw::auth::Policy::parse(broken).unwrap_err();
         assert!(error.contains(fault), "{broken:?}: {error}");
     }
+}
+
+/// Injected: stock and money moved by a caller with a bearer token, a hold
+/// that expires, and the same calls on a service with no policy and no
+/// identity. Asserted: every movement and entry the caller made names it;
+/// the expiry names no one (no call made it); without an identity the
+/// principal is empty.
+#[tokio::test]
+async fn the_audit_trail_names_the_caller() {
+    let signer = Signer::new();
+    let files = Files::new(
+        r#"
+[[rule]]
+principals = ["clerk"]
+methods = ["InventoryService/*", "LedgerService/*"]
+stores = ["*"]
+products = ["*"]
+books = ["*"]
+accounts = ["*"]
+"#,
+        &signer.public_pem,
+    );
+    let env = start(&files).await;
+    let t = signer.token("clerk");
+    audit_trail(&env.service, Some(&t), "clerk").await;
+    let open = Env::start().await;
+    audit_trail(&open.service, None, "").await;
+}
+
+/// Moves stock and money on `s` with `token`, and checks that each
+/// movement and entry names `principal` (an expiry, no one).
+async fn audit_trail(s: &Service, token: Option<&str>, principal: &str) {
+    fn with<T>(message: T, token: Option<&str>) -> Request<T> {
+        match token {
+            Some(token) => bearer(message, token),
+            None => Request::new(message),
+        }
+    }
+    let mut inventory = s.inventory();
+    inventory
+        .set_stock(with(stock("shop"), token))
+        .await
+        .unwrap();
+    inventory
+        .place_order(with(order("shop", "o1"), token))
+        .await
+        .unwrap();
+    let hold = rmw::proto::v1::HoldStockRequest {
+        store: "shop".into(),
+        hold_id: "h1".into(),
+        items: vec![OrderItem {
+            product: "apple".into(),
+            quantity: 1,
+        }],
+        ttl: Some(prost_types::Duration {
+            seconds: 0,
+            nanos: 1_000_000,
+        }),
+        ..Default::default()
+    };
+    inventory.hold_stock(with(hold, token)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The next change settles the due hold: its expiry movement is
+    // written in this caller's call, and still names no one.
+    let restock = rmw::proto::v1::RestockRequest {
+        store: "shop".into(),
+        product: "apple".into(),
+        quantity: 1,
+        ..Default::default()
+    };
+    inventory.restock(with(restock, token)).await.unwrap();
+    let movements = inventory
+        .list_movements(with(
+            rmw::proto::v1::ListMovementsRequest {
+                store: "shop".into(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .movements;
+    let kinds: Vec<(i32, &str)> = movements
+        .iter()
+        .map(|m| (m.kind, m.principal.as_str()))
+        .collect();
+    let expected: Vec<(i32, &str)> = [Moved::Set, Moved::Deduct, Moved::Hold, Moved::Restock]
+        .iter()
+        .map(|&k| (k as i32, principal))
+        .chain([(Moved::Expire as i32, "")])
+        .collect();
+    let mut sorted = kinds.clone();
+    sorted.sort_unstable();
+    let mut wanted = expected.clone();
+    wanted.sort_unstable();
+    assert_eq!(sorted, wanted, "{movements:?}");
+
+    let mut ledger = s.ledger();
+    let credit = CreditRequest {
+        book: "b".into(),
+        account: "a".into(),
+        amount: 10,
+        ..Default::default()
+    };
+    ledger.credit(with(credit, token)).await.unwrap();
+    let transfer = TransferRequest {
+        book: "b".into(),
+        from_account: "a".into(),
+        to_account: "c".into(),
+        amount: 3,
+        transfer_id: "t1".into(),
+        ..Default::default()
+    };
+    ledger.transfer(with(transfer, token)).await.unwrap();
+    let entries = ledger
+        .list_entries(with(
+            rmw::proto::v1::ListEntriesRequest {
+                book: "b".into(),
+                ..Default::default()
+            },
+            token,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .entries;
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert!(
+        entries.iter().all(|e| e.principal == principal),
+        "{entries:?}"
+    );
 }

@@ -345,6 +345,7 @@ async fn rare_refusals_write_nothing() {
     .key("t:inv:{s}:moves:a")
     .setting("n:1000")
     .setting(0)
+    .setting("")
     .arg("o1")
     .arg("a")
     .arg(5);
@@ -372,6 +373,7 @@ async fn rare_refusals_write_nothing() {
         .key(format!("t:inv:{{s}}:moves:{product}"))
         .setting("n:1000")
         .setting(0)
+        .setting("")
         .arg("o1")
         .arg(product)
     };

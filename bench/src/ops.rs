@@ -113,6 +113,8 @@ impl Op {
                     String::new(),
                     // No clock skew, as rmw runs.
                     "0".into(),
+                    // No caller's principal, as rmw runs without a policy.
+                    String::new(),
                     "a".into(),
                     "b".into(),
                     "1".into(),

@@ -32,11 +32,12 @@ local function funds_clock(f)
 end
 
 -- The book's state for the helpers below: its keys, its streams'
--- trimming (rmw_retention) and Redis's clock plus `skew` seconds.
-local function funds_open(bal, entries, pdr, pcr, holds, trim, skew)
+-- trimming (rmw_retention), Redis's clock plus `skew` seconds, and who is
+-- calling (`by`, the principal its entries record; '' or nil for none).
+local function funds_open(bal, entries, pdr, pcr, holds, trim, skew, by)
   local f = {
     bal = bal, entries = entries, pdr = pdr, pcr = pcr, holds = holds, trim = trim,
-    base = string.sub(holds, 1, -6), ttl = ARGV[2],
+    base = string.sub(holds, 1, -6), ttl = ARGV[2], by = by or '',
     skew = rmw_setting('clock skew', skew, -315360000, 315360000),
     -- Holds not ended: with none (the common case) the pending hashes are
     -- empty and nothing is due, so the helpers below read neither, nor
@@ -75,12 +76,25 @@ local function funds_posted(f, account)
   return tonumber(redis.call('HGET', f.bal, account) or '0')
 end
 
--- Appends an entry to the book's stream and both accounts' streams; the
--- balances in it are posted balances.
+-- An entry's fields with the caller's principal, when there is one.
+local function funds_signed(f, fields)
+  if f.by ~= '' then
+    fields[#fields + 1] = F.by
+    fields[#fields + 1] = f.by
+  end
+  return fields
+end
+
+-- Appends an entry to the book's stream and both accounts' streams, with
+-- the caller's principal; the balances in it are posted balances.
 local function funds_entry(f, kind, from, to, amount, fb, fa, tb, ta, reference, description, id)
-  local fields = {F.kind, kind, F.from, from, F.to, to, F.amount, amount, F.from_before, fb,
-    F.from_after, fa, F.to_before, tb, F.to_after, ta,
+  local fields = {F.kind, kind, F.from, from, F.to, to, F.amount, amount,
+    F.from_before, fb, F.from_after, fa, F.to_before, tb, F.to_after, ta,
     F.reference, reference, F.description, description, F.request_id, id}
+  -- An expiry is no caller's, whichever call noticed it.
+  if kind ~= 'expire' then
+    funds_signed(f, fields)
+  end
   local entry = rmw_xadd(f.entries, f.trim, unpack(fields))
   rmw_xadd(f.base .. 'entries:' .. from, f.trim, F.id, entry, unpack(fields))
   rmw_xadd(f.base .. 'entries:' .. to, f.trim, F.id, entry, unpack(fields))

@@ -40,15 +40,16 @@ local function holds_clock(skew)
 end
 
 -- The store's state for the helpers below: its keys, its streams'
--- trimming (rmw_retention) and the clock (holds_clock).
+-- trimming (rmw_retention), the clock (holds_clock) and who is calling
+-- (`by`, the principal its movements record; '' or nil for none).
 -- `active` counts the holds not ended: with none (the common case) the
 -- held hash is empty and nothing is due, so the helpers below read
 -- neither.
-local function holds_open(stock, moves, held, holds, trim, skew)
+local function holds_open(stock, moves, held, holds, trim, skew, by)
   rmw_setting('clock skew', skew, -315360000, 315360000)
   return {
     stock = stock, moves = moves, held = held, holds = holds, trim = trim,
-    base = string.sub(held, 1, -5), ttl = ARGV[2], skew = skew,
+    base = string.sub(held, 1, -5), ttl = ARGV[2], skew = skew, by = by or '',
     active = redis.call('ZCARD', holds),
   }
 end
@@ -79,14 +80,18 @@ local function holds_save(s, id, record, ended)
   end
 end
 
--- Appends a movement to the store's stream and the product's.
+-- Appends a movement to the store's stream and the product's, with the
+-- caller's principal when there is one (not on an expiry: no caller made
+-- it, whichever call noticed it).
 local function holds_move(s, kind, product, delta, before, after, held_delta, held, order)
-  local id = rmw_xadd(s.moves, s.trim,
-    F.kind, kind, F.product, product, F.delta, delta, F.before, before, F.after, after,
-    F.order, order, F.held_delta, held_delta, F.held, held)
-  rmw_xadd(s.base .. 'moves:' .. product, s.trim,
-    F.id, id, F.kind, kind, F.product, product, F.delta, delta, F.before, before,
-    F.after, after, F.order, order, F.held_delta, held_delta, F.held, held)
+  local fields = {F.kind, kind, F.product, product, F.delta, delta, F.before, before,
+    F.after, after, F.order, order, F.held_delta, held_delta, F.held, held}
+  if s.by ~= '' and kind ~= 'expire' then
+    fields[#fields + 1] = F.by
+    fields[#fields + 1] = s.by
+  end
+  local id = rmw_xadd(s.moves, s.trim, unpack(fields))
+  rmw_xadd(s.base .. 'moves:' .. product, s.trim, F.id, id, unpack(fields))
 end
 
 -- Takes `units` of `product` out of what is held; returns what stays held.

@@ -16,7 +16,10 @@ pub mod status;
 mod values;
 mod watch;
 
-use std::time::{Duration, SystemTime};
+use std::{
+    sync::Arc,
+    time::{Duration, SystemTime},
+};
 
 use tonic::{Request, Response, Status, server::NamedService, service::RoutesBuilder};
 
@@ -29,7 +32,7 @@ use crate::{
     auth::{self, Caller, Guarded},
     deadline::Deadline,
     error::Error,
-    ops::{Context, Execute, Limits, Replied, types::Id},
+    ops::{Context, Execute, Limits, Replied, caller, types::Id},
     proto::{
         self,
         v1::{
@@ -118,8 +121,10 @@ impl Api {
         let deadline = deadline_of(&request);
         let (_, extensions, message) = request.into_parts();
         let mut op = message.parse(&self.cx.limits)?;
-        auth::admit(extensions.get::<Caller>(), &mut op)?;
-        let replied = op.execute(&self.cx, deadline).await?;
+        let caller = extensions.get::<Caller>();
+        auth::admit(caller, &mut op)?;
+        let principal = caller.map(|caller| Arc::clone(&caller.principal));
+        let replied = caller::as_caller(principal, op.execute(&self.cx, deadline)).await?;
         Ok(reply(R::reply(replied)))
     }
 }

@@ -2,6 +2,7 @@
 //! reply read back as a typed outcome. Free of gRPC.
 
 pub mod binding;
+pub mod caller;
 mod counters;
 mod inventory;
 pub mod keyspace;

@@ -58,6 +58,15 @@ impl Entry {
             .map_err(|_| self.reply.unexpected())
     }
 
+    /// Field `name` as text, empty if the entry does not have it.
+    pub fn text_or_empty(&self, name: &str) -> Result<String, Error> {
+        if self.fields.contains_key(name) {
+            self.text(name)
+        } else {
+            Ok(String::new())
+        }
+    }
+
     /// Field `name` as an integer, if the entry has it.
     pub fn opt_int(&self, name: &str) -> Result<Option<i64>, Error> {
         if self.fields.contains_key(name) {

@@ -64,6 +64,9 @@ fields! {
     VERSION, version = "ver";
     /// Record changes: the value written (absent for a delete).
     VALUE, value = "val";
+    /// The caller's principal (movements and ledger entries), when the
+    /// call carried one.
+    BY, by = "by";
 }
 
 /// Every code, for the check that scripts write none by hand.
@@ -91,6 +94,7 @@ const CODES: &[&str] = &[
     KEY,
     VERSION,
     VALUE,
+    BY,
 ];
 
 #[cfg(test)]
@@ -139,7 +143,7 @@ mod tests {
     #[test]
     fn lua_table() {
         assert!(super::LUA.starts_with("local F = {kind = 'k', id = 'id', "));
-        assert!(super::LUA.ends_with("value = 'val', }"));
+        assert!(super::LUA.ends_with("by = 'by', }"));
         for code in super::CODES {
             assert_eq!(
                 super::LUA.matches(&format!(" = '{code}',")).count(),

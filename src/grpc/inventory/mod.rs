@@ -360,6 +360,7 @@ pub(super) fn movement(m: Movement) -> pb::Movement {
         time: Some(timestamp(m.time)),
         held_delta: m.held_delta,
         held: m.held,
+        principal: m.by,
     }
 }
 

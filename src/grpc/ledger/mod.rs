@@ -279,5 +279,6 @@ pub(super) fn entry(e: Entry) -> pb::Entry {
         description: e.description,
         request_id: e.request_id,
         time: Some(timestamp(e.time)),
+        principal: e.by,
     }
 }

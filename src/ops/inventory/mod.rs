@@ -261,6 +261,8 @@ pub struct Movement {
     pub held_delta: i64,
     /// The units held after.
     pub held: i64,
+    /// The principal of the call that made it; '' for none.
+    pub by: String,
 }
 
 /// Which movements to list.
@@ -286,7 +288,7 @@ const STOCK_KEYS: [&str; 4] = [
 ];
 
 /// The settings every stock-changing script starts its arguments with.
-const STOCK_SETTINGS: [&str; 2] = ["retention", "clock skew"];
+const STOCK_SETTINGS: [&str; 3] = ["retention", "clock skew", "the caller's principal"];
 
 /// Appends the keys and the settings every stock-changing script starts
 /// with.
@@ -297,6 +299,7 @@ fn stock_call(cx: &Context, store: &Id<Store>, call: Call) -> Call {
         .key(cx.keys.holds(store))
         .setting(cx.movements_retention.to_string())
         .setting(cx.clock_skew_secs)
+        .setting(super::caller::name())
 }
 
 fn changes(reply: &Reply) -> Result<Vec<StockChange>, Error> {

@@ -59,6 +59,8 @@ impl Movement {
             // Movements written before holds existed have neither.
             held_delta: entry.opt_int(field::HELD_DELTA)?.unwrap_or(0),
             held: entry.opt_int(field::HELD)?.unwrap_or(0),
+            // Only calls with an identity have one.
+            by: entry.text_or_empty(field::BY)?,
         })
     }
 }

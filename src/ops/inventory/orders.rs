@@ -21,9 +21,14 @@ use crate::{
 /// The positions of `inventory_place_order`, for orders and deductions.
 const PLACE: Layout = Layout::write(
     &STOCK_KEYS,
-    &[STOCK_SETTINGS[0], STOCK_SETTINGS[1], "the order id"],
+    &[
+        STOCK_SETTINGS[0],
+        STOCK_SETTINGS[1],
+        STOCK_SETTINGS[2],
+        "the order id",
+    ],
 )
-.lists(&["6 .. 5+N"], &["6 .. 5+2N"]);
+.lists(&["6 .. 5+N"], &["7 .. 6+2N"]);
 
 /// The order's record is its idempotency record: an order id is placed once.
 fn place_record(cx: &Context, store: &Id<Store>, order_id: &Id<Order>) -> Record {
@@ -140,9 +145,14 @@ impl Operation for CancelLoaded {
             STOCK_KEYS[2],
             STOCK_KEYS[3],
         ],
-        &[STOCK_SETTINGS[0], STOCK_SETTINGS[1], "the order id"],
+        &[
+            STOCK_SETTINGS[0],
+            STOCK_SETTINGS[1],
+            STOCK_SETTINGS[2],
+            "the order id",
+        ],
     )
-    .lists(&["7 .. 6+N"], &["6 .. 5+N"]);
+    .lists(&["7 .. 6+N"], &["7 .. 6+N"]);
     type Outcome = CancelReply;
 
     fn record(&self, cx: &Context) -> Option<Record> {

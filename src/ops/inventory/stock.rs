@@ -16,7 +16,7 @@ use crate::{
 impl Operation for SetStock {
     const SCRIPT: Script = Script::InventorySetStock;
     const LAYOUT: Layout =
-        Layout::write(&STOCK_KEYS, &STOCK_SETTINGS).lists(&["6 .. 5+N"], &["5 .. 4+2N"]);
+        Layout::write(&STOCK_KEYS, &STOCK_SETTINGS).lists(&["6 .. 5+N"], &["6 .. 5+2N"]);
     type Outcome = SetOutcome;
 
     fn record(&self, cx: &Context) -> Option<Record> {
@@ -64,6 +64,7 @@ impl Operation for Restock {
         &[
             STOCK_SETTINGS[0],
             STOCK_SETTINGS[1],
+            STOCK_SETTINGS[2],
             "the product",
             "units to add",
         ],

@@ -38,7 +38,7 @@ const BOOK_KEYS: [&str; 5] = [
 ];
 
 /// The settings every money-changing script starts its arguments with.
-const BOOK_SETTINGS: [&str; 2] = ["retention", "clock skew"];
+const BOOK_SETTINGS: [&str; 3] = ["retention", "clock skew", "the caller's principal"];
 
 /// Appends the keys and the settings every money-changing script starts
 /// with.
@@ -50,6 +50,7 @@ fn book_call(cx: &Context, book: &Id<Book>, call: Call) -> Call {
         .key(cx.keys.book_holds(book))
         .setting(cx.ledger_retention.to_string())
         .setting(cx.clock_skew_secs)
+        .setting(super::caller::name())
 }
 
 /// An account's balances.
@@ -217,6 +218,8 @@ pub struct Entry {
     pub request_id: String,
     /// Redis's time of the change.
     pub time: SystemTime,
+    /// The principal of the call that made it; '' for none.
+    pub by: String,
 }
 
 /// Which entries to list.

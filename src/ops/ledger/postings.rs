@@ -27,6 +27,7 @@ const POST: Layout = Layout::write(
     &[
         BOOK_SETTINGS[0],
         BOOK_SETTINGS[1],
+        BOOK_SETTINGS[2],
         "'credit' or 'debit'",
         "the account",
         "the amount",
@@ -124,6 +125,7 @@ impl Operation for Transfer {
         &[
             BOOK_SETTINGS[0],
             BOOK_SETTINGS[1],
+            BOOK_SETTINGS[2],
             "the source account",
             "the target account",
             "the amount",

@@ -113,6 +113,8 @@ impl Entry {
             description: entry.text(field::DESCRIPTION)?,
             request_id: entry.text(field::REQUEST_ID)?,
             time: entry.time()?,
+            // Only calls with an identity have one.
+            by: entry.text_or_empty(field::BY)?,
         })
     }
 }

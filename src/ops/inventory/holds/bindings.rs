@@ -33,9 +33,10 @@ const ENDING_KEYS_FENCED: [&str; 6] = [
     ENDING_KEYS[4],
     "the fence's lease",
 ];
-const ENDING_ARGV: [&str; 4] = [
+const ENDING_ARGV: [&str; 5] = [
     STOCK_SETTINGS[0],
     STOCK_SETTINGS[1],
+    STOCK_SETTINGS[2],
     "the hold id",
     "the fence's token",
 ];
@@ -104,12 +105,13 @@ impl Operation for Holding<'_> {
         &[
             STOCK_SETTINGS[0],
             STOCK_SETTINGS[1],
+            STOCK_SETTINGS[2],
             "the hold id",
             "how long the hold lasts",
             "the fence's token",
         ],
     )
-    .lists(&["7 .. 6+N"], &["8 .. 7+2N"]);
+    .lists(&["7 .. 6+N"], &["9 .. 8+2N"]);
     type Outcome = HoldOutcome;
 
     fn check(&self, cx: &Context) -> Result<(), Error> {
@@ -161,7 +163,7 @@ impl Operation for Holding<'_> {
 impl Operation for CommitLoaded {
     const SCRIPT: Script = Script::InventoryCommitHold;
     const LAYOUT: Layout =
-        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["7 .. 6+2N"]);
+        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["8 .. 7+2N"]);
     type Outcome = Loaded<Ending<Committed>>;
 
     fn check(&self, cx: &Context) -> Result<(), Error> {
@@ -227,7 +229,7 @@ impl Operation for CommitLoaded {
 impl Operation for ReleaseLoaded {
     const SCRIPT: Script = Script::InventoryReleaseHold;
     const LAYOUT: Layout =
-        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["7 .. 6+N"]);
+        Layout::write(&ENDING_KEYS_FENCED, &ENDING_ARGV).lists(&["8 .. 7+N"], &["8 .. 7+N"]);
     type Outcome = Loaded<Ending<Vec<(String, i64)>>>;
 
     fn check(&self, cx: &Context) -> Result<(), Error> {

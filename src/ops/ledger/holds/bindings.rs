@@ -79,6 +79,7 @@ impl Operation for Holding<'_> {
         &[
             BOOK_SETTINGS[0],
             BOOK_SETTINGS[1],
+            BOOK_SETTINGS[2],
             "the source account",
             "the target account",
             "the amount",
@@ -172,6 +173,7 @@ impl Operation for PostLoaded {
         &[
             BOOK_SETTINGS[0],
             BOOK_SETTINGS[1],
+            BOOK_SETTINGS[2],
             "the hold id",
             "the source account",
             "the target account",
@@ -232,6 +234,7 @@ impl Operation for VoidLoaded {
         &[
             BOOK_SETTINGS[0],
             BOOK_SETTINGS[1],
+            BOOK_SETTINGS[2],
             "the hold id",
             "the source account",
             "the target account",
