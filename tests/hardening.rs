@@ -177,7 +177,7 @@ async fn scripts_check_their_settings_before_writing() {
         assert_eq!(
             streams,
             source.contains("\nlocal trim = rmw_retention()")
-                || source.contains(", rmw_retention(), ARGV[4])"),
+                || source.contains(", rmw_retention(), ARGV[4]"),
             "{}: a script that appends to a stream must check its retention",
             script.name()
         );
