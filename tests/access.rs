@@ -214,27 +214,10 @@ async fn client_certificates_are_granted_their_rules() {
     let pki = Pki::new();
     let files = Files::new(MESH, "");
     let redis = common::redis(&[]).await;
-    let (cert, key, ca) = (
-        Pki::arg(&pki.server_cert),
-        Pki::arg(&pki.server_key),
-        Pki::arg(&pki.ca),
-    );
-    let service = Service::start_with(
-        &redis.url(),
-        &[
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-client-ca",
-            &ca,
-            "--policy",
-            &files.policy(),
-        ],
-    )
-    .await
-    .ready()
-    .await;
+    let mut args = pki.mtls_args();
+    args.extend(["--policy".to_owned(), files.policy()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let service = Service::start_with(&redis.url(), &args).await.ready().await;
     let mut conn = common::connect(&redis.url()).await;
 
     let ops = mtls_channel(&service, &pki, "ops", &[]).await;

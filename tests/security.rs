@@ -80,25 +80,9 @@ async fn tls_serves_encrypted_and_refuses_plaintext() {
 async fn mtls_refuses_clients_without_a_certificate() {
     let pki = Pki::new();
     let redis = common::redis(&[]).await;
-    let (cert, key, ca) = (
-        Pki::arg(&pki.server_cert),
-        Pki::arg(&pki.server_key),
-        Pki::arg(&pki.ca),
-    );
-    let service = Service::start_with(
-        &redis.url(),
-        &[
-            "--tls-cert",
-            &cert,
-            "--tls-key",
-            &key,
-            "--tls-client-ca",
-            &ca,
-        ],
-    )
-    .await
-    .ready()
-    .await;
+    let args = pki.mtls_args();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let service = Service::start_with(&redis.url(), &args).await.ready().await;
     let anonymous = cas_works(service.channel_with(Some(client_tls(&pki, false))).await).await;
     println!("no client certificate under mTLS: {anonymous:?}");
     assert!(anonymous.is_err());

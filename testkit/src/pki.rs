@@ -99,6 +99,18 @@ impl Pki {
         (cert.pem(), key.serialize_pem())
     }
 
+    /// The service's flags for gRPC over mutual TLS with these files.
+    pub fn mtls_args(&self) -> Vec<String> {
+        vec![
+            "--tls-cert".into(),
+            Self::arg(&self.server_cert),
+            "--tls-key".into(),
+            Self::arg(&self.server_key),
+            "--tls-client-ca".into(),
+            Self::arg(&self.ca),
+        ]
+    }
+
     /// A path as a command-line argument.
     pub fn arg(path: &std::path::Path) -> String {
         path.display().to_string()
