@@ -1039,3 +1039,17 @@ async fn audit_trail(s: &Service, token: Option<&str>, principal: &str) {
         "{entries:?}"
     );
 }
+
+/// Injected: an `authorization` header that is no bearer token (Basic
+/// credentials meant for a proxy) on a service with no policy and no
+/// `--jwt-keys`. Asserted: it is served as before access control: the
+/// header is not rmw's to judge there.
+#[tokio::test]
+async fn an_open_service_ignores_authorization_it_does_not_check() {
+    let env = Env::start().await;
+    let mut request = Request::new(GetValueRequest { key: "k".into() });
+    request
+        .metadata_mut()
+        .insert("authorization", "Basic dXNlcjpwYXNz".parse().unwrap());
+    env.service.values().get_value(request).await.unwrap();
+}

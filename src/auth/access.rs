@@ -176,7 +176,14 @@ impl Access {
         extensions: &Extensions,
     ) -> Result<Option<Caller>, Error> {
         let loaded = self.current.load();
-        let principal = match (identity::bearer(headers)?, &loaded.keys) {
+        // An open service without keys has no use for `authorization`: it
+        // may be meant for someone else (a proxy's Basic credentials).
+        let token = if loaded.keys.is_some() || loaded.policy.is_some() {
+            identity::bearer(headers)?
+        } else {
+            None
+        };
+        let principal = match (token, &loaded.keys) {
             (Some(token), Some(keys)) => Some(keys.verify(token)?),
             (Some(_), None) if loaded.policy.is_some() => {
                 return Err(Error::Unauthenticated(
