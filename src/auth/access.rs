@@ -1,7 +1,7 @@
 //! The access settings in force, reloaded whole on SIGHUP or when a file
 //! changes; and the check of each call as it arrives.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{path::Path, sync::Arc};
 
 use arc_swap::ArcSwap;
 use prometheus_client::{
@@ -86,10 +86,9 @@ impl Access {
         let policy_text = settings.policy.as_deref().map(read).transpose()?;
         let keys_text = settings.jwt_keys.as_deref().map(read).transpose()?;
         let current = self.current.load();
-        if current.texts.0 == policy_text
-            && current.texts.1 == keys_text
-            && current.texts != (None, None)
-        {
+        // The same text as in force (no files at all, too: nothing loaded,
+        // which the empty default already says).
+        if current.texts.0 == policy_text && current.texts.1 == keys_text {
             return Ok(false);
         }
         let policy = policy_text
@@ -232,12 +231,6 @@ impl Access {
         };
         tracing::info!(target: "rmw::access", principal, method, kind, name, "call denied");
         Error::PermissionDenied { kind, name }
-    }
-
-    /// How long between checks of the files.
-    #[must_use]
-    pub fn check_interval(&self) -> Duration {
-        self.settings.policy_check_interval
     }
 }
 
