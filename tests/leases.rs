@@ -411,7 +411,7 @@ async fn tokens_never_repeat_across_expiries_and_a_redis_restart() {
                     "{name}: {} after {before}",
                     grant.token
                 );
-                if (rng >> 20) % 5 == 0 {
+                if (rng >> 20).is_multiple_of(5) {
                     let _ = c
                         .release(ReleaseRequest {
                             name: name.clone(),

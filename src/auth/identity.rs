@@ -105,10 +105,11 @@ impl Keys {
         let now = jsonwebtoken::get_current_timestamp();
         {
             let verified = self.verified.lock().unwrap_or_else(PoisonError::into_inner);
-            if let Some((whole, subject, exp)) = verified.get(&Signature::of(token)) {
-                if whole == token && now < *exp {
-                    return Ok(Arc::clone(subject));
-                }
+            if let Some((whole, subject, exp)) = verified.get(&Signature::of(token))
+                && whole == token
+                && now < *exp
+            {
+                return Ok(Arc::clone(subject));
             }
         }
         let header = jsonwebtoken::decode_header(token)
@@ -252,13 +253,12 @@ impl Certificates {
         };
         let address = Arc::as_ptr(&certs) as usize;
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some((weak, principal)) = seen.get(&address) {
-            if weak
+        if let Some((weak, principal)) = seen.get(&address)
+            && weak
                 .upgrade()
                 .is_some_and(|live| Arc::ptr_eq(&live, &certs))
-            {
-                return Ok(Some(Arc::clone(principal)));
-            }
+        {
+            return Ok(Some(Arc::clone(principal)));
         }
         let Some(leaf) = certs.first() else {
             return Ok(None);

@@ -163,10 +163,10 @@ impl Policy {
             for bound in [counter.min, counter.max].into_iter().flatten() {
                 types::signed(bound).map_err(|e| format!("{at}: {bound} {e}"))?;
             }
-            if let (Some(min), Some(max)) = (counter.min, counter.max) {
-                if min > max {
-                    return Err(format!("{at}: min {min} is above max {max}"));
-                }
+            if let (Some(min), Some(max)) = (counter.min, counter.max)
+                && min > max
+            {
+                return Err(format!("{at}: min {min} is above max {max}"));
             }
             let limit = CounterLimit {
                 min: counter.min,

@@ -43,10 +43,10 @@ impl Rpc for pb::AdjustCounterRequest {
         );
         let min = f.take("min", types::signed(self.min.unwrap_or(0)));
         let max = f.take("max", types::signed(self.max.unwrap_or(MAX_SAFE_INTEGER)));
-        if let (Some(min), Some(max)) = (min, max) {
-            if min > max {
-                f.violate("max", format!("must not be below min ({min})"));
-            }
+        if let (Some(min), Some(max)) = (min, max)
+            && min > max
+        {
+            f.violate("max", format!("must not be below min ({min})"));
         }
         let request_id = f.take("request_id", Id::parse_optional(&self.request_id));
         f.finish(|| {

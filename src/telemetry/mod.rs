@@ -109,10 +109,10 @@ impl Telemetry {
     /// Exports what is buffered. Blocks: call it off the runtime's thread
     /// (the exporter needs the runtime to make progress).
     pub fn flush(self) {
-        if let Some(provider) = self.traces {
-            if let Err(error) = provider.shutdown() {
-                tracing::warn!(%error, "could not flush traces");
-            }
+        if let Some(provider) = self.traces
+            && let Err(error) = provider.shutdown()
+        {
+            tracing::warn!(%error, "could not flush traces");
         }
     }
 }

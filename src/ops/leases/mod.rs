@@ -189,7 +189,7 @@ fn time(reply: &Reply, i: usize) -> Result<SystemTime, Error> {
 /// Grants flattened from item `from` on: token, expires at, owner, ...
 fn grants(reply: &Reply, from: usize) -> Result<Vec<Grant>, Error> {
     let rest = reply.len().saturating_sub(from);
-    if rest % 3 != 0 {
+    if !rest.is_multiple_of(3) {
         return Err(reply.unexpected());
     }
     (0..rest / 3)
