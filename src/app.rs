@@ -6,7 +6,7 @@ use std::{future::Future, sync::Arc};
 use anyhow::Context as _;
 use tokio::net::TcpListener;
 use tonic::{
-    service::RoutesBuilder,
+    service::{Routes, RoutesBuilder},
     transport::{
         Certificate, Identity, Server as GrpcServer, ServerTlsConfig, server::TcpIncoming,
     },
@@ -178,22 +178,26 @@ pub async fn serve(
         life.spawn("health server", server);
     }
 
-    let mut builder =
-        GrpcServer::builder().max_concurrent_streams(config.server.max_concurrent_streams);
-    if let Some(tls) = tls_config(&config.server)? {
-        builder = builder.tls_config(tls)?;
-    }
-    // The builder's TCP_NODELAY does not reach `serve_with_incoming`; set on
-    // the incoming stream, it spares every reply a 40 ms delayed-ACK stall.
-    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
-    let server = builder
+    // Outside in: CORS, then Connect and gRPC-Web turned into gRPC, so
+    // every call passes the one per-RPC layer whatever carried it.
+    let stack = tower::ServiceBuilder::new()
+        .option_layer(crate::http::cors(&config.http.cors_origins)?)
+        .layer(crate::http::ConnectLayer::new(
+            Arc::new(crate::http::Methods::load()?),
+            limit,
+        ))
         .layer(RpcLayer::new(
             config.server.default_timeout,
             config.server.max_timeout,
             metrics,
             access,
-        ))
-        .add_routes(routes.routes())
+        ));
+    // The builder's TCP_NODELAY does not reach `serve_with_incoming`; set on
+    // the incoming stream, it spares every reply a 40 ms delayed-ACK stall.
+    let incoming = TcpIncoming::from(listeners.grpc).with_nodelay(Some(true));
+    let server = grpc_server(&config.server)?
+        .layer(stack)
+        .add_routes(with_console(routes, config.http.console))
         .serve_with_incoming_shutdown(incoming, signal);
 
     let drain_timeout = config.server.drain_timeout;
@@ -300,6 +304,31 @@ fn context(config: &Config) -> anyhow::Result<Context> {
         limits: config.limits,
         lease_waiters: Arc::new(Waiters::new(config.server.max_lease_waiters as usize)),
     })
+}
+
+/// The server the API is served by: HTTP/2 streams per connection, TLS,
+/// and HTTP/1.1 beside HTTP/2 for Connect and gRPC-Web callers (curl,
+/// browsers, proxies that only pass HTTP/1.1).
+fn grpc_server(config: &Server) -> anyhow::Result<GrpcServer> {
+    let builder = GrpcServer::builder()
+        .max_concurrent_streams(config.max_concurrent_streams)
+        .accept_http1(true);
+    Ok(match tls_config(config)? {
+        Some(tls) => builder.tls_config(tls)?,
+        None => builder,
+    })
+}
+
+/// The API's routes, and the console's pages when `console` is set.
+fn with_console(api: RoutesBuilder, console: bool) -> Routes {
+    if console {
+        api.routes()
+            .into_axum_router()
+            .merge(crate::http::console::routes())
+            .into()
+    } else {
+        api.routes()
+    }
 }
 
 /// TLS (and mutual TLS) from the configured PEM files.

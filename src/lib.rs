@@ -3,7 +3,8 @@
 //! The layers, outside in: [`grpc`] validates requests into typed values
 //! and converts outcomes; [`ops`] turns each operation into one Lua script
 //! call and reads its reply; [`redis`] owns the connections and the
-//! scripts. [`auth`] says who calls and what it may touch. [`app`] wires
+//! scripts. [`auth`] says who calls and what it may touch; [`http`] serves
+//! the same calls over Connect and gRPC-Web, and the console. [`app`] wires
 //! them together for the binary and the tests.
 
 pub mod app;
@@ -14,6 +15,7 @@ pub mod dev_redis;
 pub mod error;
 pub mod grpc;
 pub mod health;
+pub mod http;
 pub mod lifecycle;
 pub mod ops;
 pub mod proto;

@@ -24,17 +24,17 @@ use tonic::{
 
 use crate::common::{self, Binary, Env, Service, pki::Pki};
 
-const ISSUER: &str = "https://issuer.test";
-const AUDIENCE: &str = "rmw";
+pub(crate) const ISSUER: &str = "https://issuer.test";
+pub(crate) const AUDIENCE: &str = "rmw";
 
 /// A signing key made for the test, and its public half as a PEM file.
-struct Signer {
+pub(crate) struct Signer {
     key: EncodingKey,
-    public_pem: String,
+    pub(crate) public_pem: String,
 }
 
 impl Signer {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let pair = rcgen::KeyPair::generate().unwrap();
         Self {
             key: EncodingKey::from_ec_pem(pair.serialize_pem().as_bytes()).unwrap(),
@@ -52,13 +52,13 @@ impl Signer {
         jsonwebtoken::encode(&Header::new(Algorithm::ES256), &claims, &self.key).unwrap()
     }
 
-    fn token(&self, sub: &str) -> String {
+    pub(crate) fn token(&self, sub: &str) -> String {
         self.token_for(sub, 600, ISSUER, AUDIENCE)
     }
 }
 
 /// `message` with `authorization: Bearer <token>`.
-fn bearer<T>(message: T, token: &str) -> Request<T> {
+pub(crate) fn bearer<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);
     request
         .metadata_mut()
@@ -67,12 +67,12 @@ fn bearer<T>(message: T, token: &str) -> Request<T> {
 }
 
 /// A policy file and a key file in a temporary folder.
-struct Files {
+pub(crate) struct Files {
     dir: tempfile::TempDir,
 }
 
 impl Files {
-    fn new(policy: &str, keys: &str) -> Self {
+    pub(crate) fn new(policy: &str, keys: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("policy.toml"), policy).unwrap();
         std::fs::write(dir.path().join("keys.pem"), keys).unwrap();
@@ -95,7 +95,7 @@ impl Files {
     }
 
     /// The service flags for these files.
-    fn args(&self) -> Vec<String> {
+    pub(crate) fn args(&self) -> Vec<String> {
         [
             "--policy",
             &self.policy(),
@@ -113,7 +113,7 @@ impl Files {
     }
 }
 
-async fn start(files: &Files) -> Env {
+pub(crate) async fn start(files: &Files) -> Env {
     let args = files.args();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     Env::start_with(&[], &args).await

@@ -25,6 +25,7 @@ mod fuzz;
 mod hardening;
 mod health;
 mod holds;
+mod http;
 mod idempotency;
 mod inventory;
 mod leases;

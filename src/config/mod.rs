@@ -3,11 +3,13 @@
 use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 mod access;
+mod http;
 
 use clap::{Args, Parser, ValueEnum};
 use redis::IntoConnectionInfo;
 
 pub use access::AccessSettings;
+pub use http::HttpSettings;
 
 use crate::{
     ops::{Keyspace, Limits, Retention},
@@ -33,6 +35,10 @@ pub struct Config {
     /// Who may call what.
     #[command(flatten, next_help_heading = "Access control")]
     pub access: AccessSettings,
+
+    /// How browsers reach the API.
+    #[command(flatten, next_help_heading = "HTTP and browsers")]
+    pub http: HttpSettings,
 
     /// How health is checked and served.
     #[command(flatten, next_help_heading = "Health")]

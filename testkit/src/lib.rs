@@ -9,6 +9,7 @@
 #![allow(clippy::must_use_candidate, clippy::new_without_default)]
 
 pub mod cluster;
+pub mod http;
 pub mod linearizability;
 pub mod load;
 pub mod pki;
