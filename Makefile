@@ -5,10 +5,11 @@ export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PAT
 
 .PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch bench-access breaking deploy-check setup
 
-## Serve on 0.0.0.0:50051 with a private redis-server (--dev).
+## Serve on 0.0.0.0:50051 with a private redis-server (--dev), and the
+## console at http://localhost:50051/console/
 run:
 	@scripts/setup.sh run
-	cargo run --release -- --dev
+	cargo run --release -- --dev --console
 
 ## Every check: formatting, clippy, buf lint, the deployment manifests, unit
 ## and integration tests (the README's grpcurl examples included), and the

@@ -27,6 +27,7 @@ command -v redis-server >/dev/null || apt_install redis-server
 [ "$need" = run ] && exit 0
 
 command -v redis-cli >/dev/null || apt_install redis-tools
+command -v curl >/dev/null || apt_install curl # the README's curl examples
 
 venv="$root/.tools/venv"
 make_venv() {

@@ -1,4 +1,4 @@
-//! The README's grpcurl examples, run for real: against the `rmw` binary
+//! The README's grpcurl and curl examples, run for real: against the `rmw` binary
 //! started with `--dev` (its own redis-server), as `make run` does.
 
 use std::{path::PathBuf, process::Command, time::Duration};
@@ -15,7 +15,8 @@ struct Example {
     output: Vec<String>,
 }
 
-/// The examples of every ```console block whose commands call grpcurl.
+/// The examples of every ```console block whose commands call grpcurl or
+/// curl.
 fn examples(readme: &str) -> Vec<Example> {
     let mut examples: Vec<Example> = Vec::new();
     let mut in_console = false;
@@ -44,7 +45,7 @@ fn examples(readme: &str) -> Vec<Example> {
             example.output.push(line.trim_end().to_owned());
         }
     }
-    examples.retain(|e| e.command.starts_with("grpcurl"));
+    examples.retain(|e| e.command.starts_with("grpcurl") || e.command.starts_with("curl"));
     for example in &mut examples {
         while example.output.last().is_some_and(String::is_empty) {
             example.output.pop();
@@ -146,7 +147,7 @@ pub fn run_examples(addr: &str) {
 /// SIGTERM with exit status 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readme_examples_print_what_they_show() {
-    let mut binary = common::Binary::spawn(&["--dev"]).await;
+    let mut binary = common::Binary::spawn(&["--dev", "--console"]).await;
     let addr = binary.endpoint.uri().authority().unwrap().to_string();
     tokio::task::block_in_place(|| run_examples(&addr));
 

@@ -14,6 +14,7 @@ pub mod console;
 mod cors;
 pub mod json;
 mod stream;
+mod wire;
 
 pub use connect::ConnectLayer;
 pub use cors::cors;

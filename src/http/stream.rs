@@ -18,8 +18,9 @@ use http_body::{Body as HttpBody, Frame};
 use tonic::{Code, Status, body::Body};
 
 use super::{
-    connect::{Codec, envelope, error_json, strip_grpc},
+    connect::{Codec, strip_grpc},
     json::{Method, Methods},
+    wire::{envelope, error_json},
 };
 
 /// Connect's end-of-stream flag.
