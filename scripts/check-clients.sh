@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Runs the example clients (clients/python, clients/node) against a real rmw.
+# Runs the example clients (clients/python, clients/node) and the stock
+# Connect / gRPC-Web clients (clients/connect) against a real rmw.
 #
 #   scripts/check-clients.sh [path/to/rmw]     default: target/debug/rmw
 #
@@ -37,6 +38,8 @@ die() {
   die "the venv lacks the Python client packages (run scripts/setup.sh test)"
 [ -d clients/node/node_modules/@grpc/grpc-js ] ||
   die "no clients/node/node_modules (run scripts/setup.sh test)"
+[ -d clients/connect/node_modules/@connectrpc/connect-node ] ||
+  die "no clients/connect/node_modules (run scripts/setup.sh test)"
 command -v node >/dev/null || die "no node on PATH"
 
 work=$(mktemp -d)
@@ -83,6 +86,12 @@ mkdir -p clients/python/gen
   --python_out=clients/python/gen --pyi_out=clients/python/gen \
   --grpc_python_out=clients/python/gen proto/rmw/v1/*.proto ||
   die "grpc_tools.protoc failed"
+
+# --- Connect stubs (clients/connect/gen, not committed) --------------------
+echo "== generating Connect stubs into clients/connect/gen"
+rm -rf clients/connect/gen
+(cd clients/connect && node_modules/.bin/buf generate ../../proto --template buf.gen.yaml) ||
+  die "buf generate (protoc-gen-es) failed"
 
 # --- The service -----------------------------------------------------------
 
@@ -201,6 +210,16 @@ node_passed=$(grep -c '^ok ' "$work/node.tap" 2>/dev/null || true)
 node_failed=$(grep -c '^not ok ' "$work/node.tap" 2>/dev/null || true)
 count "$node_status" "${node_passed:-0}" "${node_failed:-0}"
 
+echo "== Connect and gRPC-Web: node --test clients/connect"
+connect_status=0
+RMW_ADDR=$addr node --test \
+  --test-reporter=spec --test-reporter-destination=stdout \
+  --test-reporter=tap --test-reporter-destination="$work/connect.tap" \
+  clients/connect/connect.test.js || connect_status=$?
+connect_passed=$(grep -c '^ok ' "$work/connect.tap" 2>/dev/null || true)
+connect_failed=$(grep -c '^not ok ' "$work/connect.tap" 2>/dev/null || true)
+count "$connect_status" "${connect_passed:-0}" "${connect_failed:-0}"
+
 # --- Shutdown ----------------------------------------------------------------
 echo "== stopping rmw (SIGTERM)"
 stop_status=0
@@ -213,6 +232,7 @@ fi
 
 echo "check-clients: python passed=$py_passed failed=$py_failed exit=$py_status;" \
   "node passed=${node_passed:-0} failed=${node_failed:-0} exit=$node_status;" \
+  "connect passed=${connect_passed:-0} failed=${connect_failed:-0} exit=$connect_status;" \
   "rmw exit=$stop_status"
 echo "check-clients: $passed passed, $failed failed"
 [ "$failed" -eq 0 ]

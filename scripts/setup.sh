@@ -66,6 +66,13 @@ if [ ! -d "$root/clients/node/node_modules/@grpc/grpc-js" ]; then
   npm ci --prefix "$root/clients/node" --no-audit --no-fund --loglevel=error
 fi
 
+# The stock Connect and gRPC-Web clients (clients/connect): connectrpc and
+# protoc-gen-es, pinned in its lockfile.
+if [ ! -d "$root/clients/connect/node_modules/@connectrpc/connect-node" ]; then
+  command -v npm >/dev/null || apt_install nodejs npm
+  npm ci --prefix "$root/clients/connect" --no-audit --no-fund --loglevel=error
+fi
+
 # buf (lint and breaking-change checks of proto/), pinned in tools/.
 if [ ! -x "$root/tools/node_modules/.bin/buf" ]; then
   command -v npm >/dev/null || apt_install nodejs npm
