@@ -3,7 +3,7 @@
 
 export PATH := $(CURDIR)/.tools/venv/bin:$(CURDIR)/tools/node_modules/.bin:$(PATH)
 
-.PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch bench-access breaking deploy-check setup
+.PHONY: run test lint bench bench-cluster bench-workers bench-holds bench-watch bench-access bench-http breaking deploy-check setup
 
 ## Serve on 0.0.0.0:50051 with a private redis-server (--dev), and the
 ## console at http://localhost:50051/console/
@@ -12,11 +12,13 @@ run:
 	cargo run --release -- --dev --console
 
 ## Every check: formatting, clippy, buf lint, the deployment manifests, unit
-## and integration tests (the README's grpcurl examples included), and the
-## Python and Node example clients against a live service.
+## and integration tests (the README's grpcurl and curl examples included),
+## the Python and Node example clients and stock Connect / gRPC-Web clients
+## against a live service, and the console in headless Chromium.
 test: setup lint deploy-check
 	cargo test --workspace --all-targets
 	scripts/check-clients.sh target/debug/rmw
+	scripts/check-console.sh target/debug/rmw
 
 lint:
 	cargo fmt --all --check
@@ -57,6 +59,13 @@ bench-access:
 	@scripts/setup.sh bench
 	cargo build --release --workspace
 	target/release/rmw-bench --access --duration 5s
+
+## What the HTTP paths cost: CompareAndSwap at 64 callers over gRPC, Connect
+## JSON on HTTP/2 and on HTTP/1.1 (bench-out/http.md).
+bench-http:
+	@scripts/setup.sh bench
+	cargo build --release --workspace
+	target/release/rmw-bench --http --duration 5s
 
 ## The multi-core sweep: rmw with 1, 2, 4, 8 and 16 worker threads, the
 ## load generator on 4; writes bench-out/workers.md and workers.svg.

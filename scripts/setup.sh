@@ -4,9 +4,10 @@
 #
 #   scripts/setup.sh run    redis-server (for --dev)
 #   scripts/setup.sh bench  the above, plus redis-benchmark and redis-py
-#   scripts/setup.sh test   the above, plus grpcurl, redis-cli, buf, and the
+#   scripts/setup.sh test   the above, plus grpcurl, redis-cli, buf, the
 #                           deployment checkers (kubectl, kubernetes-validate,
-#                           hadolint)
+#                           hadolint), and the browser test's chromium,
+#                           chromium-driver and selenium
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -78,3 +79,9 @@ if [ ! -x "$root/tools/node_modules/.bin/buf" ]; then
   command -v npm >/dev/null || apt_install nodejs npm
   npm ci --prefix "$root/tools" --no-audit --no-fund --loglevel=error
 fi
+
+# The console's browser test (scripts/check-console.sh): Debian's chromium
+# and its matching chromedriver, selenium pinned in clients/browser.
+[ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] || apt_install chromium chromium-driver
+"$venv/bin/python" -c 'import selenium' 2>/dev/null ||
+  "$venv/bin/pip" install -q --disable-pip-version-check -r "$root/clients/browser/requirements.txt"
