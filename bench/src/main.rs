@@ -19,6 +19,7 @@ mod access;
 mod cluster;
 mod direct;
 mod holds;
+mod http;
 mod load;
 mod ops;
 mod report;
@@ -51,6 +52,9 @@ const HEADLINE: usize = 64;
 /// Drives rmw and the same scripts directly, and reports.
 #[derive(Debug, Parser)]
 #[command(about, long_about = None)]
+// Each of the flags picks a bench instead of the sweep, as `make bench-*`
+// passes them; one enum would read worse on the command line.
+#[allow(clippy::struct_excessive_bools)]
 struct Args {
     /// Operations to drive.
     #[arg(long, value_enum, value_delimiter = ',', default_values_t = [Op::Cas, Op::Transfer])]
@@ -112,6 +116,11 @@ struct Args {
     /// (access.md).
     #[arg(long)]
     access: bool,
+
+    /// Instead of the standalone sweep, CompareAndSwap over gRPC and over
+    /// Connect JSON on HTTP/2 and HTTP/1.1 (http.md).
+    #[arg(long)]
+    http: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -142,6 +151,9 @@ async fn bench(args: Args) -> anyhow::Result<()> {
     }
     if args.access {
         return access::bench(&args).await;
+    }
+    if args.http {
+        return http::bench(&args).await;
     }
     if !args.workers.is_empty() {
         let counts: Vec<usize> = args.workers.iter().copied().map(usize::from).collect();

@@ -162,8 +162,22 @@ fn request<T>(message: T) -> tonic::Request<T> {
 pub enum Client {
     /// For CompareAndSwap.
     Values(ValuesServiceClient<Channel>),
+    /// For CompareAndSwap over Connect JSON (see [`set_http`]).
+    Json(rmw_testkit::http::Http),
     /// For Transfer.
     Ledger(LedgerServiceClient<Channel>),
+}
+
+/// The HTTP clients CompareAndSwap callers share, round robin, when set:
+/// then Op::Cas calls go over Connect JSON instead of gRPC.
+static HTTP: std::sync::RwLock<Vec<rmw_testkit::http::Http>> = std::sync::RwLock::new(Vec::new());
+static NEXT_HTTP: AtomicU64 = AtomicU64::new(0);
+
+/// Sends CompareAndSwap over Connect JSON through `clients` (none: gRPC).
+pub fn set_http(clients: Vec<rmw_testkit::http::Http>) {
+    *HTTP
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = clients;
 }
 
 /// Makes each transfer id unique across workers and runs.
@@ -172,7 +186,15 @@ static NEXT_TRANSFER: AtomicU64 = AtomicU64::new(0);
 impl Client {
     /// A client for `op` on `channel`.
     pub fn new(op: Op, channel: Channel) -> Self {
+        let http = HTTP
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
         match op {
+            Op::Cas if !http.is_empty() => {
+                let next = NEXT_HTTP.fetch_add(1, Ordering::Relaxed) as usize;
+                Client::Json(http[next % http.len()].clone())
+            }
             Op::Cas => Client::Values(ValuesServiceClient::new(channel)),
             Op::Transfer => Client::Ledger(LedgerServiceClient::new(channel)),
         }
@@ -196,6 +218,30 @@ impl Client {
                     }
                     Ok(r) => Err(format!("unexpected outcome {:?}", r.into_inner())),
                     Err(status) => Err(format!("{:?}", status.code())),
+                }
+            }
+            Client::Json(http) => {
+                // `v1` → `v1`, as the gRPC call does; base64 of `v1`.
+                let body = format!(
+                    r#"{{"key":"k{}","expected":"djE=","newValue":"djE="}}"#,
+                    n % u64::from(KEYS)
+                );
+                let reply = http
+                    .post(
+                        "/rmw.v1.ValuesService/CompareAndSwap",
+                        "application/json",
+                        body,
+                        &[],
+                    )
+                    .await;
+                if reply.status == 200 && reply.body.as_ref() == br#"{"swapped":{}}"# {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "{} {}",
+                        reply.status,
+                        String::from_utf8_lossy(&reply.body)
+                    ))
                 }
             }
             Client::Ledger(ledger) => {
