@@ -200,25 +200,27 @@ EOF
 )
 count "$py_status" "$py_passed" "$py_failed"
 
+# Runs one Node test file; sets <name>_status, <name>_passed, <name>_failed.
+node_suite() { # name file
+  # Not `passed`/`failed`: count() adds to those totals.
+  local status=0 ok bad
+  RMW_ADDR=$addr node --test \
+    --test-reporter=spec --test-reporter-destination=stdout \
+    --test-reporter=tap --test-reporter-destination="$work/$1.tap" \
+    "$2" || status=$?
+  ok=$(grep -c '^ok ' "$work/$1.tap" 2>/dev/null || true)
+  bad=$(grep -c '^not ok ' "$work/$1.tap" 2>/dev/null || true)
+  printf -v "$1_status" '%s' "$status"
+  printf -v "$1_passed" '%s' "${ok:-0}"
+  printf -v "$1_failed" '%s' "${bad:-0}"
+  count "$status" "${ok:-0}" "${bad:-0}"
+}
+
 echo "== Node: node --test clients/node"
-node_status=0
-RMW_ADDR=$addr node --test \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$work/node.tap" \
-  clients/node/example.test.js || node_status=$?
-node_passed=$(grep -c '^ok ' "$work/node.tap" 2>/dev/null || true)
-node_failed=$(grep -c '^not ok ' "$work/node.tap" 2>/dev/null || true)
-count "$node_status" "${node_passed:-0}" "${node_failed:-0}"
+node_suite node clients/node/example.test.js
 
 echo "== Connect and gRPC-Web: node --test clients/connect"
-connect_status=0
-RMW_ADDR=$addr node --test \
-  --test-reporter=spec --test-reporter-destination=stdout \
-  --test-reporter=tap --test-reporter-destination="$work/connect.tap" \
-  clients/connect/connect.test.js || connect_status=$?
-connect_passed=$(grep -c '^ok ' "$work/connect.tap" 2>/dev/null || true)
-connect_failed=$(grep -c '^not ok ' "$work/connect.tap" 2>/dev/null || true)
-count "$connect_status" "${connect_passed:-0}" "${connect_failed:-0}"
+node_suite connect clients/connect/connect.test.js
 
 # --- Shutdown ----------------------------------------------------------------
 echo "== stopping rmw (SIGTERM)"
