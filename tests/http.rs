@@ -598,3 +598,121 @@ async fn the_console_is_served_only_when_asked() {
     let policy = page.headers["content-security-policy"].to_str().unwrap();
     assert!(policy.contains("connect-src 'self'"), "{policy}");
 }
+
+/// The status a gRPC watch ends with: refused at the call, or after its
+/// events.
+async fn grpc_watch_error<T>(
+    call: impl Future<Output = Result<tonic::Response<tonic::Streaming<T>>, Status>>,
+) -> Status {
+    match call.await {
+        Err(status) => status,
+        Ok(stream) => {
+            let mut stream = stream.into_inner();
+            loop {
+                match stream.message().await {
+                    Ok(Some(_)) => {}
+                    Ok(None) => panic!("the watch ended without an error"),
+                    Err(status) => return status,
+                }
+            }
+        }
+    }
+}
+
+/// The end-of-stream error of a Connect watch `method` with `request`.
+async fn connect_watch_error(
+    http: &Http,
+    method: &str,
+    request: &Value,
+    headers: &[(&str, &str)],
+) -> Value {
+    let reply = http
+        .post(
+            &format!("/rmw.v1.{method}"),
+            "application/connect+json",
+            enveloped(request.to_string().as_bytes()),
+            headers,
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    let (flags, end) = envelopes(&reply.body).pop().unwrap();
+    assert_eq!(flags, 2, "{end}");
+    end["error"].clone()
+}
+
+/// Watches end with the same errors over Connect as over gRPC. Injected:
+/// a tag whose journal is off (FAILED_PRECONDITION), a deadline that
+/// passes (DEADLINE_EXCEEDED), a watch over `--max-watches`
+/// (RESOURCE_EXHAUSTED with RetryInfo).
+#[tokio::test]
+async fn watch_errors_are_the_same_as_grpc() {
+    use rmw::proto::v1::WatchRecordsRequest;
+
+    let env = Env::start_with(&[], &["--max-watches", "1"]).await;
+    let http = Http::h1(env.service.addr);
+
+    let grpc = grpc_watch_error(env.service.records().watch_records(WatchRecordsRequest {
+        tag: "off".into(),
+        start: WatchStart::Now.into(),
+        ..Default::default()
+    }))
+    .await;
+    let connect = connect_watch_error(
+        &http,
+        "RecordsService/WatchRecords",
+        &json!({"tag": "off", "start": "WATCH_START_NOW"}),
+        &[],
+    )
+    .await;
+    assert_eq!(grpc.code(), Code::FailedPrecondition);
+    same_error(&connect, &grpc);
+
+    let mut timed = tonic::Request::new(WatchMovementsRequest {
+        store: "s".into(),
+        start: WatchStart::Now.into(),
+        ..Default::default()
+    });
+    timed.set_timeout(std::time::Duration::from_millis(300));
+    let grpc = grpc_watch_error(env.service.inventory().watch_movements(timed)).await;
+    let connect = connect_watch_error(
+        &http,
+        "InventoryService/WatchMovements",
+        &json!({"store": "s", "start": "WATCH_START_NOW"}),
+        &[("connect-timeout-ms", "300")],
+    )
+    .await;
+    assert_eq!(grpc.code(), Code::DeadlineExceeded);
+    same_error(&connect, &grpc);
+
+    let mut open = env
+        .service
+        .inventory()
+        .watch_movements(WatchMovementsRequest {
+            store: "s".into(),
+            start: WatchStart::Now.into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    let grpc = grpc_watch_error(
+        env.service
+            .inventory()
+            .watch_movements(WatchMovementsRequest {
+                store: "s".into(),
+                start: WatchStart::Now.into(),
+                ..Default::default()
+            }),
+    )
+    .await;
+    let connect = connect_watch_error(
+        &http,
+        "InventoryService/WatchMovements",
+        &json!({"store": "s", "start": "WATCH_START_NOW"}),
+        &[],
+    )
+    .await;
+    assert_eq!(grpc.code(), Code::ResourceExhausted);
+    same_error(&connect, &grpc);
+    drop(open.message());
+}
